@@ -1,0 +1,72 @@
+package drain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config holds the drain settings of a server. The zero value works; every
+// field documents its default.
+type Config struct {
+	// Grace bounds a drain: from its start to the forced close of streams
+	// still open. Zero means 30s.
+	Grace time.Duration
+
+	// PingTimeout is how long to wait for the ACK of the PING that follows
+	// GOAWAY(2^31-1) before sending the final GOAWAY anyway. ACKs can queue
+	// behind uploads and some peers stop answering after their own GOAWAY,
+	// so it is generous. Zero means automatic: twice SRTT+4·RTTVAR of the
+	// connection's measured round trips, never below 1s. A positive value
+	// is used as is. It never exceeds Grace.
+	PingTimeout time.Duration
+
+	// Linger is how long to wait for the peer's FIN after our side is shut
+	// down, before closing. Zero means 1s.
+	Linger time.Duration
+}
+
+// Defaults.
+const (
+	DefaultGrace            = 30 * time.Second
+	DefaultPingTimeoutFloor = time.Second
+	DefaultLinger           = time.Second
+)
+
+// Validate reports the first setting that is out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.Grace < 0:
+		return fmt.Errorf("drain: grace must be >= 0, got %v", c.Grace)
+	case c.PingTimeout < 0:
+		return fmt.Errorf("drain: ping_timeout must be >= 0, got %v", c.PingTimeout)
+	case c.Linger < 0:
+		return fmt.Errorf("drain: linger must be >= 0, got %v", c.Linger)
+	}
+	return nil
+}
+
+// GraceOrDefault returns Grace with its default applied.
+func (c Config) GraceOrDefault() time.Duration {
+	if c.Grace == 0 {
+		return DefaultGrace
+	}
+	return c.Grace
+}
+
+// Timing resolves the settings into a Sequence's timing. timeout derives the
+// automatic ping timeout from a floor (see ping.Tracker.Timeout); nil means
+// the floor alone.
+func (c Config) Timing(timeout func(floor time.Duration) time.Duration) Timing {
+	t := Timing{Grace: c.GraceOrDefault(), PingTimeout: c.PingTimeout, Linger: c.Linger}
+	if t.PingTimeout == 0 {
+		t.PingTimeout = DefaultPingTimeoutFloor
+		if timeout != nil {
+			t.PingTimeout = timeout(DefaultPingTimeoutFloor)
+		}
+	}
+	t.PingTimeout = min(t.PingTimeout, t.Grace)
+	if t.Linger == 0 {
+		t.Linger = DefaultLinger
+	}
+	return t
+}
