@@ -1,0 +1,124 @@
+package conformance
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// Fact 1 (DESIGN §3 "Phase 2"): with the chosen wiring, the throwaway's
+// Shutdown makes exactly its connection send GOAWAY(last = its real max
+// client stream id, NO_ERROR), stop accepting streams above that id, and
+// returns without waiting for the connection. A second connection with its
+// own throwaway is unaffected.
+func TestShutdownHandleDrainsOnlyItsConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newGates()
+		a, sa := pipeConn(t, connConfig{wiring: chosen(), handler: g})
+		b, _ := pipeConn(t, connConfig{wiring: chosen(), handler: g})
+		a.Handshake()
+		b.Handshake()
+		a.WriteHeaders(1, true, ":path", "/block/a1")
+		g.waitStarted(t, "/block/a1")
+		a.WriteHeaders(3, true, ":path", "/block/a3")
+		g.waitStarted(t, "/block/a3")
+		b.WriteHeaders(1, true, ":path", "/block/b1")
+		g.waitStarted(t, "/block/b1")
+
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := sa.hs.Shutdown(ctx); err != nil {
+			t.Fatalf("%s: throwaway.Shutdown = %v with streams open; the supervisor needs it to return at once and to own the grace deadline itself", toolchainName, err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("%s: throwaway.Shutdown took %v of fake time; it must not wait for the connection", toolchainName, d)
+		}
+
+		ga := a.ExpectGoAway()
+		if ga.LastStreamID != 3 || ga.ErrCode != http2.ErrCodeNo {
+			t.Fatalf("%s: handle sent GOAWAY(last=%d, %v), want GOAWAY(3, NO_ERROR): phase 2 of the drain would announce the wrong last stream", toolchainName, ga.LastStreamID, ga.ErrCode)
+		}
+
+		// RFC 9113 §6.8: streams above the last id are not processed.
+		a.WriteHeaders(5, true, ":path", "/a5")
+		got := syncSeen(t, a, 1)
+		synctest.Wait()
+		g.noneStarted(t, "stream 5 is above GOAWAY's last stream id; the drain promises the client it was not processed")
+		for _, s := range got {
+			if s.StreamID == 5 {
+				t.Fatalf("%s: got %s for stream 5 after GOAWAY(3); want it ignored silently", toolchainName, s.summary)
+			}
+		}
+
+		// The other connection neither saw a GOAWAY nor stopped serving.
+		if ga := firstGoAway(syncSeen(t, b, 2)); ga != nil {
+			t.Fatalf("%s: Shutdown of connection A's throwaway sent GOAWAY(%d, %v) on connection B: one connection's drain would hit others", toolchainName, ga.last, ga.code)
+		}
+		b.WriteHeaders(3, true, ":path", "/b3")
+		if res := b.ExpectResponse(3); string(res.Body) != "/b3" {
+			t.Fatalf("connection B after A's drain: body %q", res.Body)
+		}
+
+		// In-flight streams of A still complete.
+		g.open("a1")
+		g.open("a3")
+		g.open("b1")
+		if res := a.ExpectResponse(1); string(res.Body) != "/block/a1" {
+			t.Fatalf("stream 1 body %q", res.Body)
+		}
+		if res := a.ExpectResponse(3); string(res.Body) != "/block/a3" {
+			t.Fatalf("stream 3 body %q", res.Body)
+		}
+		if err := a.WaitClosed(); err != nil {
+			t.Fatalf("connection A after its drain: %v", err)
+		}
+		b.ExpectResponse(1)
+		b.WriteHeaders(5, true, ":path", "/b5")
+		b.ExpectResponse(5)
+	})
+}
+
+// Fact 1, DESIGN §3 table: whether the throwaway's Shutdown reaches the
+// connection, for both wirings. On Go 1.27 a non-nil BaseConfig makes
+// ServeConn serve on a one-off copy of it, out of the throwaway's reach; on
+// Go 1.26 both wirings work. A change in either cell changes which wiring
+// h2lifecycle must use.
+func TestShutdownHandleByWiring(t *testing.T) {
+	for _, w := range wirings {
+		t.Run(w.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				g := newGates()
+				c, s := pipeConn(t, connConfig{wiring: w, handler: g})
+				c.Handshake()
+				c.WriteHeaders(1, true, ":path", "/block/1")
+				g.waitStarted(t, "/block/1")
+
+				if err := s.hs.Shutdown(context.Background()); err != nil {
+					t.Fatalf("throwaway.Shutdown: %v", err)
+				}
+				synctest.Wait() // let the OnShutdown goroutines run
+				ga := firstGoAway(syncSeen(t, c, 1))
+				want := handleWorks[w]
+				switch {
+				case want && ga == nil:
+					t.Fatalf("%s, %v: throwaway.Shutdown sent no GOAWAY; DESIGN's table says the handle works here: the supervisor's phase 2 would never happen", toolchainName, w)
+				case want && (ga.last != 1 || ga.code != http2.ErrCodeNo):
+					t.Fatalf("%s, %v: GOAWAY(%d, %v), want GOAWAY(1, NO_ERROR)", toolchainName, w, ga.last, ga.code)
+				case !want && ga != nil:
+					t.Fatalf("%s, %v: throwaway.Shutdown sent GOAWAY(%d, %v); DESIGN's table says this wiring's handle is broken here: update the table and the chosen wiring", toolchainName, w, ga.last, ga.code)
+				}
+				if !want {
+					// Not drained: new streams are still served.
+					c.WriteHeaders(3, true, ":path", "/3")
+					c.ExpectResponse(3)
+				}
+				g.open("1")
+				c.ExpectResponse(1)
+			})
+		})
+	}
+}
