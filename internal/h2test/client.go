@@ -159,9 +159,12 @@ func (c *Client) WriteSettingsAck() {
 
 // Handshake writes the preface and a SETTINGS frame with the given settings,
 // requires the server's first frame to be SETTINGS (stored in
-// ServerSettings), ACKs it, and reads until the server ACKs ours. On return
-// the server has processed the preface and our SETTINGS; the frames read
-// meanwhile (such as the server's connection WINDOW_UPDATE) are consumed.
+// ServerSettings), ACKs it, reads until the server ACKs ours, and ends with
+// a [Client.Sync]. On return the server has processed the preface, both
+// SETTINGS and the ACK, and every frame it sent so far (such as its
+// connection WINDOW_UPDATE, which x/net may send before or after its
+// SETTINGS ACK) has been read. The Sync's PING is the one frame a real
+// client would not send.
 func (c *Client) Handshake(settings ...http2.Setting) {
 	c.tb.Helper()
 	c.WritePreface()
@@ -174,6 +177,7 @@ func (c *Client) Handshake(settings ...http2.Setting) {
 	}); err != nil {
 		c.tb.Fatalf("h2test: waiting for the server's SETTINGS ACK: %v%s", err, c.history())
 	}
+	c.Sync()
 }
 
 // ExpectSettings reads one frame, fails the test unless it is a non-ACK
@@ -527,26 +531,44 @@ type Response struct {
 
 // ExpectResponse reads until the stream ends (END_STREAM) and returns the
 // response. It fails the test on RST_STREAM for the stream or if the
-// connection ends first. Other streams' frames, and GOAWAY, are skipped.
-// It sends no WINDOW_UPDATE: bodies above the stream's window (65535 by
-// default) need the test's own.
+// connection ends first. Other streams' frames, and GOAWAY, are discarded:
+// use ExpectResponses for responses that may interleave. It sends no
+// WINDOW_UPDATE: bodies above the stream's window (65535 by default) need
+// the test's own.
 func (c *Client) ExpectResponse(streamID uint32) *Response {
 	c.tb.Helper()
-	res := &Response{StreamID: streamID}
-	finalHeaders := false
+	return c.ExpectResponses(streamID)[streamID]
+}
+
+// ExpectResponses is ExpectResponse for several streams at once, whose
+// frames may interleave; it returns when all of them have ended.
+func (c *Client) ExpectResponses(streamIDs ...uint32) map[uint32]*Response {
+	c.tb.Helper()
+	type state struct {
+		res          *Response
+		finalHeaders bool
+		ended        bool
+	}
+	streams := make(map[uint32]*state, len(streamIDs))
+	for _, id := range streamIDs {
+		streams[id] = &state{res: &Response{StreamID: id}}
+	}
+	open := len(streams)
 	_, err := c.ReadUntil(func(f http2.Frame) bool {
-		if f.Header().StreamID != streamID {
+		st := streams[f.Header().StreamID]
+		if st == nil || st.ended {
 			return false
 		}
+		res := st.res
 		res.Frames = append(res.Frames, f.Header())
 		switch f := f.(type) {
 		case *http2.MetaHeadersFrame:
-			if !finalHeaders {
+			if !st.finalHeaders {
 				status := f.PseudoValue("status")
 				if strings.HasPrefix(status, "1") && !f.StreamEnded() {
 					return false // informational (RFC 9113 §8.1)
 				}
-				finalHeaders = true
+				st.finalHeaders = true
 				res.Status = status
 				res.Header = make(http.Header)
 				for _, hf := range f.RegularFields() {
@@ -558,19 +580,26 @@ func (c *Client) ExpectResponse(streamID uint32) *Response {
 					res.Trailer.Add(hf.Name, hf.Value)
 				}
 			}
-			return f.StreamEnded()
+			st.ended = f.StreamEnded()
 		case *http2.DataFrame:
 			res.Body = append(res.Body, f.Data()...)
-			return f.StreamEnded()
+			st.ended = f.StreamEnded()
 		case *http2.RSTStreamFrame:
-			c.tb.Fatalf("h2test: stream %d reset with %v%s", streamID, f.ErrCode, c.history())
+			c.tb.Fatalf("h2test: stream %d reset with %v%s", res.StreamID, f.ErrCode, c.history())
 		}
-		return false
+		if st.ended {
+			open--
+		}
+		return open == 0
 	})
 	if err != nil {
-		c.tb.Fatalf("h2test: waiting for the response on stream %d: %v%s", streamID, err, c.history())
+		c.tb.Fatalf("h2test: waiting for the responses on streams %v: %v%s", streamIDs, err, c.history())
 	}
-	return res
+	out := make(map[uint32]*Response, len(streams))
+	for id, st := range streams {
+		out[id] = st.res
+	}
+	return out
 }
 
 // ExpectNoFrames fails the test if any frame arrives within d, or if the
