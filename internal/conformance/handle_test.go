@@ -67,11 +67,9 @@ func TestShutdownHandleDrainsOnlyItsConnection(t *testing.T) {
 		g.open("a1")
 		g.open("a3")
 		g.open("b1")
-		if res := a.ExpectResponse(1); string(res.Body) != "/block/a1" {
-			t.Fatalf("stream 1 body %q", res.Body)
-		}
-		if res := a.ExpectResponse(3); string(res.Body) != "/block/a3" {
-			t.Fatalf("stream 3 body %q", res.Body)
+		res := a.ExpectResponses(1, 3)
+		if string(res[1].Body) != "/block/a1" || string(res[3].Body) != "/block/a3" {
+			t.Fatalf("%s: in-flight streams after the handle's GOAWAY: bodies %q, %q", toolchainName, res[1].Body, res[3].Body)
 		}
 		if err := a.WaitClosed(); err != nil {
 			t.Fatalf("connection A after its drain: %v", err)

@@ -282,3 +282,22 @@ func firstGoAway(ss []seen) *goAwayInfo {
 	}
 	return nil
 }
+
+// expectQuiet fails, saying why it matters, if any frame arrives within d
+// or the connection ends. Only meaningful inside a synctest bubble after
+// synctest.Wait, where "nothing within d" is a fact, not a guess.
+func expectQuiet(t *testing.T, c *h2test.Client, d time.Duration, why string) {
+	t.Helper()
+	old := c.Timeout
+	c.Timeout = d
+	f, err := c.ReadFrame()
+	c.Timeout = old
+	switch {
+	case err == nil:
+		t.Fatalf("%s: got %s within %v: %s", toolchainName, h2test.Summarize(f), d, why)
+	case !h2test.IsTimeout(err):
+		t.Fatalf("%s: connection failed (%v) within %v: %s", toolchainName, err, d, why)
+	}
+}
+
+type clientT = h2test.Client
