@@ -1,0 +1,272 @@
+package lifecycle
+
+import (
+	"crypto/tls"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/h2lifecycle/h2lifecycle/drain"
+	"github.com/h2lifecycle/h2lifecycle/internal/frame"
+	"github.com/h2lifecycle/h2lifecycle/ping"
+)
+
+// Conn is the frame tap: the net.Conn the HTTP/2 server is given in place of
+// the accepted connection. Inbound it only observes; outbound it observes,
+// and once per drain inserts GOAWAY(2^31-1)+PING between two of the server's
+// frames. It never changes a byte the server reads or writes.
+//
+// Obtain it from [Supervisor.Conn]; a Conn over a TLS connection also has the
+// ConnectionState method, so that handlers see r.TLS and the server runs its
+// TLS checks (RFC 9113 §9.2).
+type Conn struct {
+	net.Conn // the accepted connection: *tls.Conn, or TCP for h2c
+	s        *Supervisor
+
+	// Owned by the server's reading goroutine.
+	in    frame.Tracker
+	inMax uint32 // highest client stream id seen in a HEADERS frame
+
+	// wmu serializes every write to the connection, the server's and ours,
+	// and guards the fields below.
+	wmu         sync.Mutex
+	out         frame.Tracker
+	sawSettings bool   // the server wrote its first SETTINGS
+	goneAway    bool   // the server wrote a GOAWAY: ours may no longer follow
+	shut        bool   // our FIN is out (or the conn closed): writes are discarded
+	notice      []byte // GOAWAY(2^31-1)+PING waiting for a safe point
+
+	closeOnce sync.Once
+}
+
+// tlsConn is a Conn over a TLS connection.
+type tlsConn struct{ *Conn }
+
+// ConnectionState forwards the TLS connection state.
+func (c tlsConn) ConnectionState() tls.ConnectionState {
+	return c.Conn.Conn.(interface{ ConnectionState() tls.ConnectionState }).ConnectionState()
+}
+
+// NetConn returns the accepted connection the tap wraps.
+func (c *Conn) NetConn() net.Conn { return c.Conn }
+
+// Read reads from the connection and observes the frames that end in what
+// it read.
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.in.Lost() {
+		var act drain.Action
+		for off := 0; off < n; {
+			k, done := c.in.Next(p[off:n])
+			off += k
+			if done {
+				act |= c.inFrame(c.in.Last())
+			}
+		}
+		if act != 0 {
+			c.s.run(act)
+		}
+	}
+	return n, err
+}
+
+// inFrame observes a frame the server has just read in full.
+func (c *Conn) inFrame(f *frame.Frame) drain.Action {
+	switch f.Type {
+	case frame.TypeHeaders:
+		// Only HEADERS opens a stream (PRIORITY may name idle streams);
+		// a HEADERS on a known stream carries trailers.
+		if id := f.StreamID; id > c.inMax && id%2 == 1 {
+			c.inMax = id
+			return c.s.streamOpened(id)
+		}
+	case frame.TypeRSTStream:
+		return c.s.streamEnded(f.StreamID, false)
+	case frame.TypePing:
+		if f.Flags.Has(frame.FlagAck) && f.Length == 8 && ping.Ours(f.PingData()) {
+			return c.s.pingAcked(f.PingData())
+		}
+	case frame.TypeGoAway:
+		return c.s.peerGoAway()
+	}
+	return 0
+}
+
+// Write writes the server's bytes, observing its frames; if a notice is
+// pending and p crosses a safe point, the notice goes there.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	if c.shut {
+		c.wmu.Unlock()
+		// Our FIN is out: nothing more can reach the peer. Failing the write
+		// would make the server close the connection now, and a close with
+		// unread input makes the kernel send RST, which can destroy the
+		// GOAWAY in flight. Let the server read on until the peer's FIN.
+		return len(p), nil
+	}
+	var act drain.Action
+	var notice []byte
+	at := 0 // where the notice goes
+	for off := 0; off < len(p); {
+		if c.notice != nil && c.canInject() {
+			notice, c.notice, at = c.notice, nil, off
+		}
+		k, done := c.out.Next(p[off:])
+		off += k
+		if done {
+			act |= c.outFrame(c.out.Last())
+		}
+	}
+	if c.notice != nil && c.canInject() {
+		notice, c.notice, at = c.notice, nil, len(p)
+	}
+	var n int
+	var err error
+	if notice == nil {
+		n, err = c.Conn.Write(p)
+	} else {
+		n, err = c.writeWithNotice(p, notice, at)
+		act |= c.s.noticeWritten()
+	}
+	c.wmu.Unlock()
+	if act != 0 {
+		c.s.run(act)
+	}
+	return n, err
+}
+
+// canInject reports whether a frame may be inserted now (DESIGN rules 2, 3):
+// at a frame boundary outside a header block, after the server's first
+// SETTINGS, and never after the server's own GOAWAY. Call with wmu held.
+func (c *Conn) canInject() bool {
+	return c.out.Boundary() && c.sawSettings && !c.goneAway
+}
+
+// writeWithNotice writes p with notice inserted at offset at, and returns
+// how many bytes of p were written.
+func (c *Conn) writeWithNotice(p, notice []byte, at int) (int, error) {
+	bufs := net.Buffers{p[:at], notice, p[at:]}
+	w, err := bufs.WriteTo(c.Conn)
+	n := int(w)
+	switch {
+	case n >= at+len(notice):
+		n -= len(notice)
+	case n > at:
+		n = at
+	}
+	return n, err
+}
+
+// outFrame observes a frame the server is writing. Call with wmu held.
+func (c *Conn) outFrame(f *frame.Frame) drain.Action {
+	switch f.Type {
+	case frame.TypeHeaders, frame.TypeData:
+		if f.Flags.Has(frame.FlagEndStream) {
+			return c.s.streamEnded(f.StreamID, true)
+		}
+	case frame.TypeRSTStream:
+		return c.s.streamEnded(f.StreamID, false)
+	case frame.TypeSettings:
+		if !f.Flags.Has(frame.FlagAck) {
+			c.sawSettings = true
+		}
+	case frame.TypeGoAway:
+		// RFC 9113 §6.8: last-stream-id must never increase; a pending
+		// GOAWAY(2^31-1) may not follow this one.
+		c.goneAway = true
+		c.notice = nil
+		last, code := f.GoAway()
+		return c.s.serverGoAway(last, code)
+	case frame.TypePushPromise:
+		return c.s.streamOpened(f.PromisedID())
+	}
+	return 0
+}
+
+// inject queues the notice and writes it at once if the connection is at a
+// safe point; otherwise the server's next write carries it. It may block on
+// a full TCP window, so it runs on its own goroutine (DESIGN rule 4): no write
+// deadline, which would corrupt a TLS connection for good.
+func (c *Conn) inject(notice []byte) {
+	c.wmu.Lock()
+	if c.shut || c.goneAway {
+		c.wmu.Unlock()
+		return
+	}
+	c.notice = notice
+	var act drain.Action
+	if c.canInject() {
+		c.notice = nil
+		c.Conn.Write(notice) // an error surfaces on the server's next read or write
+		act = c.s.noticeWritten()
+	}
+	c.wmu.Unlock()
+	if act != 0 {
+		c.s.run(act)
+	}
+}
+
+// halfClose shuts the write side down (our FIN, after TLS close_notify) once
+// every byte the server wrote is out. From then on writes are discarded.
+func (c *Conn) halfClose() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.shut {
+		return
+	}
+	c.shut = true
+	c.notice = nil
+	type closeWriter interface{ CloseWrite() error }
+	if tc, ok := c.Conn.(*tls.Conn); ok {
+		tc.CloseWrite() // close_notify; it does not shut the TCP side
+		if cw, ok := tc.NetConn().(closeWriter); ok {
+			cw.CloseWrite()
+		}
+		return
+	}
+	if cw, ok := c.Conn.(closeWriter); ok {
+		cw.CloseWrite()
+	}
+}
+
+// resetAndClose resets the streams still open and closes the connection. A
+// peer that stopped reading holds the write lock through the server's
+// blocked write: then there is nothing to say, only to close.
+func (c *Conn) resetAndClose(ids []uint32) {
+	if len(ids) > 0 && c.wmu.TryLock() {
+		if !c.shut && c.out.Boundary() {
+			var b []byte
+			for _, id := range ids {
+				b = frame.AppendRSTStream(b, id, frame.ErrCodeCancel)
+			}
+			// The connection is closed right after, so a deadline's lasting
+			// effect on TLS does not matter; it only bounds this write.
+			c.Conn.SetWriteDeadline(time.Now().Add(resetWriteTimeout))
+			c.Conn.Write(b)
+		}
+		c.shut = true
+		c.wmu.Unlock()
+	}
+	c.closeRaw()
+}
+
+// resetWriteTimeout bounds the write of the final RST_STREAM frames.
+const resetWriteTimeout = 250 * time.Millisecond
+
+// closeRaw closes the transport under TLS, without a close_notify that
+// could block behind a full window, and makes writes void.
+func (c *Conn) closeRaw() {
+	raw := c.Conn
+	if tc, ok := raw.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	raw.Close()
+	c.Close()
+}
+
+// Close closes the connection. It is safe to call more than once.
+func (c *Conn) Close() error {
+	err := c.Conn.Close()
+	c.closeOnce.Do(c.s.connGone)
+	return err
+}

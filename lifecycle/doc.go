@@ -1,0 +1,21 @@
+// Package lifecycle supervises HTTP/2 connections so that they end cleanly.
+//
+// A [Supervisor] sits in front of one connection served by an unmodified
+// HTTP/2 server (golang.org/x/net/http2, or net/http's own on Go 1.27). The
+// server is handed the supervisor's [Conn], a frame tap: it follows the frame
+// boundaries of both directions byte for byte, whatever the chunking, and
+// sees the events that matter — streams opening and ending, PING ACKs,
+// GOAWAYs from either side — without changing a byte.
+//
+// When the connection must end (the server shuts down, the connection has
+// been idle too long, ...), the supervisor drains it in two phases (package
+// drain): the tap inserts GOAWAY(2^31-1)+PING between two of the server's
+// frames, at a point where that is legal; when the PING ACK comes back (or a
+// timeout passes) the server is asked, through a per-connection handle, to
+// send GOAWAY with the last stream it really processed; the streams in flight
+// finish, up to a grace deadline; then the supervisor shuts its side down
+// without resetting the peer, waits briefly for the peer's FIN, and closes.
+//
+// Most programs never use this package directly: package server wires it
+// into a net/http http.Server.
+package lifecycle

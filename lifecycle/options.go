@@ -1,0 +1,49 @@
+package lifecycle
+
+import (
+	"github.com/benbjohnson/clock"
+	"go.uber.org/zap"
+)
+
+// An Option configures the cross-cutting parts of supervisors: logging,
+// hooks, time.
+type Option interface{ apply(*options) }
+
+type options struct {
+	log   *zap.Logger
+	clock clock.Clock
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// WithLogger sends the supervisor's logs to l: one Info line per drained
+// connection, Debug for routine events, Warn for peer protocol violations.
+// A nil logger, the default, logs nothing.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(o *options) { o.log = l })
+}
+
+// withClock replaces the clock; tests that cannot run in a synctest bubble
+// use it. The seam stays unexported: everything else uses real time, which
+// synctest makes fake.
+func withClock(c clock.Clock) Option {
+	return optionFunc(func(o *options) { o.clock = c })
+}
+
+func buildOptions(opts []Option) options {
+	o := options{}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	if o.log == nil {
+		o.log = zap.NewNop()
+	}
+	if o.clock == nil {
+		o.clock = clock.New()
+	}
+	return o
+}

@@ -1,0 +1,149 @@
+package lifecycle
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/h2lifecycle/h2lifecycle/drain"
+)
+
+// Snapshot is the live state of a supervised connection.
+type Snapshot struct {
+	ID            uint64        `json:"id"`
+	Remote        string        `json:"remote"`
+	State         string        `json:"state"` // active, draining(notice), draining(final), closing, closed
+	Reason        string        `json:"reason,omitempty"`
+	Age           time.Duration `json:"age_ns"`
+	OpenStreams   int           `json:"open_streams"`
+	StreamsOpened uint64        `json:"streams_opened"`
+	LastStreamID  uint32        `json:"last_stream_id"` // highest client stream id processed
+	RTT           time.Duration `json:"rtt_ns,omitempty"`
+}
+
+// Snapshot returns the connection's live state.
+func (s *Supervisor) Snapshot() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Snapshot{
+		ID:            s.cfg.ID,
+		Remote:        s.remote,
+		State:         s.seq.Phase().String(),
+		Reason:        s.reason,
+		Age:           s.clock.Since(s.created),
+		OpenStreams:   s.streams.len(),
+		StreamsOpened: s.opened,
+		LastStreamID:  s.lastStreamID(),
+		RTT:           s.rtt,
+	}
+}
+
+// lastStreamID is the last client stream the server processed: the id of
+// its GOAWAY once sent, else the highest opened. Call with mu held.
+func (s *Supervisor) lastStreamID() uint32 {
+	if s.goneAway {
+		return s.goAwayLast
+	}
+	return s.peerMax
+}
+
+// Report is what happened to a connection, final once it is closed.
+type Report struct {
+	ID     uint64
+	Remote string
+	// Reason is why the connection ended: a drain reason ("idle",
+	// "shutdown", ...), "peer_goaway", "server_goaway", "protocol_error",
+	// or "peer_closed" when the peer closed it without a drain.
+	Reason string
+	// Drained says the two-phase drain ran (or the server's own GOAWAY
+	// started the end).
+	Drained      bool
+	Timeline     drain.Timeline
+	PingTimedOut bool // the final GOAWAY went out at the ping timeout
+	GraceExpired bool // the grace deadline cut streams
+	RTT          time.Duration
+	LastStreamID uint32
+	Age          time.Duration
+
+	StreamsOpened    uint64   // streams the server processed
+	StreamsCompleted uint64   // ended by the server's END_STREAM
+	StreamsReset     uint64   // ended by RST_STREAM, either way
+	StreamsCut       []uint32 // still open when the connection closed
+}
+
+// Report returns the connection's report; it is final once Done is closed.
+func (s *Supervisor) Report() Report {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.report
+	}
+	return s.buildReport(s.clock.Now())
+}
+
+// buildReport assembles the report. Call with mu held.
+func (s *Supervisor) buildReport(now time.Time) Report {
+	tl := s.seq.Timeline()
+	return Report{
+		ID:               s.cfg.ID,
+		Remote:           s.remote,
+		Reason:           s.reason,
+		Drained:          !tl.Start.IsZero(),
+		Timeline:         tl,
+		PingTimedOut:     s.seq.PingTimedOut(),
+		GraceExpired:     s.seq.GraceExpired(),
+		RTT:              s.rtt,
+		LastStreamID:     s.lastStreamID(),
+		Age:              now.Sub(s.created),
+		StreamsOpened:    s.opened,
+		StreamsCompleted: s.completed,
+		StreamsReset:     s.reset,
+		StreamsCut:       s.streams.snapshot(),
+	}
+}
+
+// logReport writes the one Info line of a drained connection; connections
+// that simply closed get a Debug line.
+func (s *Supervisor) logReport(r *Report) {
+	fields := []zap.Field{
+		zap.Uint64("conn", r.ID),
+		zap.String("remote", r.Remote),
+		zap.String("reason", r.Reason),
+		zap.Uint32("last_stream_id", r.LastStreamID),
+		zap.Uint64("streams_completed", r.StreamsCompleted),
+		zap.Int("streams_cut", len(r.StreamsCut)),
+		zap.Duration("age", r.Age),
+	}
+	if !r.Drained {
+		if ce := s.log.Check(zap.DebugLevel, "http2 connection closed"); ce != nil {
+			ce.Write(fields...)
+		}
+		return
+	}
+	tl := &r.Timeline
+	fields = append(fields,
+		zap.Duration("notice", span(tl.Start, tl.Ack)),
+		zap.Duration("final", span(tl.Ack, tl.StreamsDone)),
+		zap.Duration("closing", span(tl.HalfClosed, tl.Closed)),
+		zap.Duration("total", span(tl.Start, tl.Closed)),
+		zap.Duration("rtt", r.RTT),
+		zap.Bool("ping_timeout", r.PingTimedOut),
+		zap.Bool("grace_expired", r.GraceExpired),
+	)
+	if len(r.StreamsCut) > 0 {
+		ids := make([]uint64, len(r.StreamsCut))
+		for i, id := range r.StreamsCut {
+			ids[i] = uint64(id)
+		}
+		fields = append(fields, zap.Uint64s("cut_stream_ids", ids))
+	}
+	s.log.Info("http2 connection drained", fields...)
+}
+
+// span is b-a, or zero when either did not happen.
+func span(a, b time.Time) time.Duration {
+	if a.IsZero() || b.IsZero() {
+		return 0
+	}
+	return b.Sub(a)
+}

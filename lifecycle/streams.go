@@ -1,0 +1,55 @@
+package lifecycle
+
+import "slices"
+
+// streamSet is the set of streams open on the wire. Client streams open in
+// increasing id order (RFC 9113 §5.1.1), so appending keeps the slice sorted
+// and the usual open/close pattern costs no allocation once it has grown.
+type streamSet struct {
+	ids []uint32
+}
+
+func (s *streamSet) len() int { return len(s.ids) }
+
+// add opens id; ids lower than the highest (a server push) are inserted in order.
+func (s *streamSet) add(id uint32) {
+	if n := len(s.ids); n == 0 || s.ids[n-1] < id {
+		s.ids = append(s.ids, id)
+		return
+	}
+	i, found := slices.BinarySearch(s.ids, id)
+	if !found {
+		s.ids = slices.Insert(s.ids, i, id)
+	}
+}
+
+// remove closes id and reports whether it was open. It shifts the rest down
+// rather than reslicing, so the backing array is reused.
+func (s *streamSet) remove(id uint32) bool {
+	i := 0
+	if len(s.ids) == 0 || s.ids[0] != id { // the oldest stream usually ends first
+		var found bool
+		if i, found = slices.BinarySearch(s.ids, id); !found {
+			return false
+		}
+	}
+	s.ids = slices.Delete(s.ids, i, i+1)
+	return true
+}
+
+// dropAbove removes the client streams above last: the server's GOAWAY says it
+// never processed them (RFC 9113 §6.8). It returns how many it removed.
+func (s *streamSet) dropAbove(last uint32) int {
+	n := 0
+	s.ids = slices.DeleteFunc(s.ids, func(id uint32) bool {
+		drop := id%2 == 1 && id > last
+		if drop {
+			n++
+		}
+		return drop
+	})
+	return n
+}
+
+// snapshot returns a copy of the open ids.
+func (s *streamSet) snapshot() []uint32 { return slices.Clone(s.ids) }

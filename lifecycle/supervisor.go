@@ -1,0 +1,419 @@
+package lifecycle
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"go.uber.org/zap"
+
+	"github.com/h2lifecycle/h2lifecycle/drain"
+	"github.com/h2lifecycle/h2lifecycle/idle"
+	"github.com/h2lifecycle/h2lifecycle/internal/frame"
+	"github.com/h2lifecycle/h2lifecycle/ping"
+)
+
+// Config describes one connection to supervise.
+type Config struct {
+	Policy idle.Policy
+	Drain  drain.Config
+
+	// GoAway makes the HTTP/2 server serving the connection send GOAWAY with
+	// the last stream it processed and refuse the streams above it: the
+	// second phase of the drain. It must not block. Required.
+	GoAway func()
+
+	// SawClientPreface says the client preface was consumed before the
+	// connection reached the supervisor (net/http's h2c prior-knowledge
+	// path). It must match http2.ServeConnOpts.SawClientPreface.
+	SawClientPreface bool
+
+	// Upgraded says the connection came from an h2c Upgrade: stream 1 is the
+	// upgrade request, open without a HEADERS frame.
+	Upgraded bool
+
+	// ID identifies the connection in logs, snapshots and reports.
+	ID uint64
+}
+
+// ErrNoGoAway is returned by New when Config.GoAway is nil.
+var ErrNoGoAway = errors.New("lifecycle: Config.GoAway is required")
+
+// Validate reports the first setting that is out of range.
+func (c Config) Validate() error {
+	if c.GoAway == nil {
+		return ErrNoGoAway
+	}
+	if err := c.Policy.Validate(); err != nil {
+		return err
+	}
+	return c.Drain.Validate()
+}
+
+// Supervisor owns the life of one HTTP/2 connection: it watches the frames
+// through its [Conn], enforces the policy, and ends the connection with the
+// two-phase drain. One mutex owns its state; timers and the tap post events
+// under it, and actions that may block run outside it.
+type Supervisor struct {
+	conn    Conn
+	cfg     Config
+	log     *zap.Logger
+	clock   clock.Clock
+	remote  string
+	created time.Time
+	done    chan struct{}
+
+	mu         sync.Mutex
+	seq        drain.Sequence
+	reason     string
+	pings      ping.Tracker
+	noticePing [8]byte // opaque data of the drain's PING
+	rtt        time.Duration
+	streams    streamSet
+	serverIdle bool // the server's own view (http.ConnState)
+	busy       bool // streams open, as last told to seq
+	idleSince  time.Time
+	goAwayLast uint32 // last-stream-id of the server's GOAWAY
+	goneAway   bool
+	peerMax    uint32 // highest client stream id processed
+	opened     uint64
+	completed  uint64
+	reset      uint64
+	timer      *clock.Timer
+	timerAt    time.Time // when the timer fires; zero when it is not armed
+	closed     bool
+	report     Report
+}
+
+// New supervises nc. Serve the connection returned by [Supervisor.Conn],
+// never nc itself.
+func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := buildOptions(opts)
+	s := &Supervisor{
+		cfg:        cfg,
+		log:        o.log,
+		clock:      o.clock,
+		done:       make(chan struct{}),
+		serverIdle: true,
+	}
+	if ra := nc.RemoteAddr(); ra != nil {
+		s.remote = ra.String()
+	}
+	s.created = s.clock.Now()
+	s.idleSince = s.created
+	s.conn = Conn{Conn: nc, s: s}
+	if !cfg.SawClientPreface {
+		s.conn.in.ExpectPreface()
+	}
+	if cfg.Upgraded {
+		// RFC 9113 §3.1 (RFC 7540 §3.2): the upgrade request is stream 1,
+		// half-closed from the client; it never appears as HEADERS.
+		s.conn.inMax, s.peerMax = 1, 1
+		s.streams.add(1)
+		s.opened = 1
+	}
+	s.seq.Timing = cfg.Drain.Timing(nil)
+	s.mu.Lock()
+	s.updateBusy(s.created)
+	s.rearm(s.created)
+	s.mu.Unlock()
+	return s, nil
+}
+
+// Conn returns the connection to hand to the HTTP/2 server.
+func (s *Supervisor) Conn() net.Conn {
+	if _, ok := s.conn.Conn.(interface{ ConnectionState() tls.ConnectionState }); ok {
+		return tlsConn{&s.conn}
+	}
+	return &s.conn
+}
+
+// Done is closed when the connection is closed.
+func (s *Supervisor) Done() <-chan struct{} { return s.done }
+
+// ConnState feeds the HTTP/2 server's own view of the connection: call it
+// from the http.Server.ConnState hook of the server that serves it
+// (StateActive when a stream opens on an idle connection, StateIdle when the
+// last one closes). Idleness is judged on it (DESIGN rule 8).
+func (s *Supervisor) ConnState(st http.ConnState) {
+	var act drain.Action
+	s.mu.Lock()
+	now := s.clock.Now()
+	switch st {
+	case http.StateActive:
+		s.serverIdle = false
+	case http.StateIdle:
+		if !s.serverIdle {
+			s.serverIdle = true
+			s.idleSince = now
+		}
+	}
+	act = s.updateBusy(now)
+	s.rearm(now)
+	s.mu.Unlock()
+	s.run(act)
+}
+
+// Drain starts the two-phase drain for reason (a fixed, greppable string;
+// see package idle); it must end within grace (the configured grace when
+// grace <= 0). It returns at once; Done says when the connection is gone. A
+// second Drain only brings the deadline forward.
+func (s *Supervisor) Drain(reason string, grace time.Duration) {
+	s.mu.Lock()
+	act := s.startDrain(s.clock.Now(), reason, grace)
+	s.mu.Unlock()
+	s.run(act)
+}
+
+// Close closes the connection at once, cutting the streams still open.
+func (s *Supervisor) Close() error {
+	s.mu.Lock()
+	act := s.seq.Handle(drain.CloseNow, s.clock.Now())
+	s.mu.Unlock()
+	s.run(act)
+	return nil
+}
+
+// startDrain starts (or tightens) a drain. Call with mu held.
+func (s *Supervisor) startDrain(now time.Time, reason string, grace time.Duration) drain.Action {
+	if s.seq.Phase() == drain.Active {
+		s.reason = reason
+		s.seq.Timing = s.cfg.Drain.Timing(s.pings.Timeout)
+	}
+	act := s.seq.Start(now, grace)
+	if act&drain.InjectNotice != 0 {
+		s.noticePing = s.pings.Next(now)
+	}
+	s.rearm(now)
+	return act
+}
+
+// run carries out actions outside the lock. Actions that may block on the
+// network run on their own goroutine; they happen once per connection.
+func (s *Supervisor) run(act drain.Action) {
+	if act == 0 {
+		return
+	}
+	s.mu.Lock()
+	reason, data := s.reason, s.noticePing
+	var cut []uint32
+	if act&drain.ResetStreams != 0 {
+		cut = s.streams.snapshot()
+	}
+	s.mu.Unlock()
+	if act&drain.InjectNotice != 0 {
+		notice := frame.AppendGoAway(make([]byte, 0, 2*frame.HeaderLen+16+len(reason)), frame.MaxStreamID, frame.ErrCodeNo, reason)
+		notice = frame.AppendPing(notice, false, data)
+		go s.conn.inject(notice)
+	}
+	if act&drain.FinalGoAway != 0 {
+		s.cfg.GoAway()
+	}
+	if act&drain.HalfClose != 0 {
+		go s.conn.halfClose()
+	}
+	switch {
+	case act&drain.ResetStreams != 0:
+		go s.conn.resetAndClose(cut)
+	case act&drain.CloseConn != 0:
+		s.conn.closeRaw()
+	}
+}
+
+// streamOpened notes a stream the peer (or a server push) opened.
+func (s *Supervisor) streamOpened(id uint32) drain.Action {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.goneAway && id%2 == 1 && id > s.goAwayLast {
+		return 0 // RFC 9113 §6.8: ignored by the server, never processed
+	}
+	s.streams.add(id)
+	s.opened++
+	if id%2 == 1 && id > s.peerMax {
+		s.peerMax = id
+	}
+	return s.updateBusy(s.clock.Now())
+}
+
+// streamEnded notes a stream that ended on the wire: the server's
+// END_STREAM (completed) or a RST_STREAM either way.
+func (s *Supervisor) streamEnded(id uint32, completed bool) drain.Action {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.streams.remove(id) {
+		return 0
+	}
+	if completed {
+		s.completed++
+	} else {
+		s.reset++
+	}
+	if s.streams.len() > 0 {
+		return 0
+	}
+	return s.updateBusy(s.clock.Now())
+}
+
+// pingAcked notes the ACK of one of our PINGs.
+func (s *Supervisor) pingAcked(data [8]byte) drain.Action {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	rtt, ok := s.pings.Ack(data, now)
+	if !ok {
+		return 0
+	}
+	s.rtt = rtt
+	var act drain.Action
+	if data == s.noticePing {
+		act = s.seq.Handle(drain.PingAcked, now)
+		s.rearm(now)
+	}
+	return act
+}
+
+// noticeWritten notes that GOAWAY(2^31-1)+PING reached the socket.
+func (s *Supervisor) noticeWritten() drain.Action {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	act := s.seq.Handle(drain.NoticeWritten, now)
+	s.rearm(now)
+	return act
+}
+
+// serverGoAway notes a GOAWAY the server wrote.
+func (s *Supervisor) serverGoAway(last uint32, code frame.ErrCode) drain.Action {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	if !s.goneAway || last < s.goAwayLast {
+		s.goAwayLast = last
+	}
+	s.goneAway = true
+	// Streams above last were read before the server decided on it and are
+	// ignored by it (RFC 9113 §6.8): they will never end on the wire.
+	s.streams.dropAbove(last)
+	ev := drain.ServerGoAway
+	reason := idle.ReasonServer
+	if code != frame.ErrCodeNo {
+		ev, reason = drain.ServerError, idle.ReasonError
+		s.log.Warn("http2 server sent GOAWAY with an error",
+			zap.Uint64("conn", s.cfg.ID), zap.String("remote", s.remote),
+			zap.Uint32("last_stream_id", last), zap.Uint32("code", uint32(code)))
+	}
+	if s.reason == "" {
+		s.reason = reason
+	}
+	act := s.updateBusy(now)
+	act |= s.seq.Handle(ev, now)
+	s.rearm(now)
+	return act
+}
+
+// peerGoAway notes a GOAWAY from the peer.
+func (s *Supervisor) peerGoAway() drain.Action {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	if s.seq.Phase() == drain.Active {
+		s.reason = idle.ReasonPeer
+		s.seq.Timing = s.cfg.Drain.Timing(s.pings.Timeout)
+	}
+	act := s.seq.Handle(drain.PeerGoAway, now)
+	s.rearm(now)
+	return act
+}
+
+// updateBusy tells the sequence when the connection goes from idle to busy
+// and back. Busy means a stream is open on the wire or in the server's own
+// view: a drain ends only when both agree that nothing is left. Call with mu
+// held.
+func (s *Supervisor) updateBusy(now time.Time) drain.Action {
+	busy := s.streams.len() > 0 || !s.serverIdle
+	if busy == s.busy {
+		return 0
+	}
+	s.busy = busy
+	ev := drain.StreamsIdle
+	if busy {
+		ev = drain.StreamsOpen
+	}
+	act := s.seq.Handle(ev, now)
+	if act != 0 {
+		s.rearm(now)
+	}
+	return act
+}
+
+// rearm makes sure the timer fires no later than the earliest deadline. A
+// timer that fires early finds nothing due and re-arms itself, so the busy
+// path never resets it. Call with mu held.
+func (s *Supervisor) rearm(now time.Time) {
+	at := s.seq.Deadline()
+	if d, ok := s.idleDeadline(); ok && (at.IsZero() || d.Before(at)) {
+		at = d
+	}
+	if at.IsZero() || s.closed {
+		return
+	}
+	if !s.timerAt.IsZero() && !at.Before(s.timerAt) {
+		return
+	}
+	s.timerAt = at
+	d := max(at.Sub(now), 0)
+	if s.timer == nil {
+		s.timer = s.clock.AfterFunc(d, s.onTimer)
+		return
+	}
+	s.timer.Reset(d)
+}
+
+// idleDeadline returns when the idle timeout drains the connection, if it
+// can. Call with mu held.
+func (s *Supervisor) idleDeadline() (time.Time, bool) {
+	t := s.cfg.Policy.IdleTimeout
+	if t <= 0 || s.busy || s.seq.Phase() != drain.Active {
+		return time.Time{}, false
+	}
+	return s.idleSince.Add(t), true
+}
+
+func (s *Supervisor) onTimer() {
+	s.mu.Lock()
+	now := s.clock.Now()
+	s.timerAt = time.Time{}
+	act := s.seq.Tick(now)
+	if d, ok := s.idleDeadline(); ok && !now.Before(d) {
+		act |= s.startDrain(now, idle.ReasonIdle, 0)
+	}
+	s.rearm(now)
+	s.mu.Unlock()
+	s.run(act)
+}
+
+// connGone runs once, when the connection is closed.
+func (s *Supervisor) connGone() {
+	s.mu.Lock()
+	now := s.clock.Now()
+	s.seq.Handle(drain.ConnGone, now)
+	s.closed = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	if s.reason == "" {
+		s.reason = idle.ReasonClosed
+	}
+	s.report = s.buildReport(now)
+	r := s.report
+	s.mu.Unlock()
+	close(s.done)
+	s.logReport(&r)
+}

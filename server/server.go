@@ -1,0 +1,341 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/net/http2"
+
+	"github.com/h2lifecycle/h2lifecycle/drain"
+	"github.com/h2lifecycle/h2lifecycle/idle"
+	"github.com/h2lifecycle/h2lifecycle/lifecycle"
+)
+
+// Config holds the settings of a supervised server. The zero value works:
+// no connection policy beyond http.Server.IdleTimeout, and the drain
+// defaults (see drain.Config).
+type Config struct {
+	// Policy is the connection policy. A zero Policy.IdleTimeout takes
+	// http.Server.IdleTimeout, or else its ReadTimeout, as net/http does for
+	// HTTP/2.
+	Policy idle.Policy
+
+	// Drain holds the grace deadline, ping timeout and linger of drains.
+	Drain drain.Config
+}
+
+// Validate reports the first setting that is out of range, naming it.
+func (c Config) Validate() error {
+	if err := c.Policy.Validate(); err != nil {
+		return err
+	}
+	return c.Drain.Validate()
+}
+
+// Errors returned by Wrap.
+var (
+	ErrNilServer       = errors.New("server: Wrap needs a non-nil *http.Server")
+	ErrHTTP2Configured = errors.New(`server: http.Server.TLSNextProto["h2"] is already set (http2.ConfigureServer, or a second Wrap); h2lifecycle must be the only HTTP/2 server`)
+	ErrHTTP2Disabled   = errors.New("server: http.Server.Protocols enables neither HTTP2 nor UnencryptedHTTP2; there is nothing to supervise")
+)
+
+// nextProtoUnencryptedHTTP2 is net/http's TLSNextProto key for h2c with prior
+// knowledge; the *tls.Conn it hands over wraps the plain connection.
+const nextProtoUnencryptedHTTP2 = "unencrypted_http2"
+
+// Server supervises the HTTP/2 connections of one http.Server.
+type Server struct {
+	hs   *http.Server
+	cfg  Config
+	log  *zap.Logger
+	lops []lifecycle.Option
+
+	mu       sync.Mutex
+	conns    map[*lifecycle.Supervisor]struct{}
+	nextID   uint64
+	draining bool          // new connections are drained at once
+	grace    time.Duration // of the drain under way
+	empty    chan struct{} // closed when conns becomes empty; nil when nobody waits
+}
+
+// Wrap supervises every HTTP/2 connection hs will serve. Call it before hs
+// serves. It installs hs.TLSNextProto["h2"] and
+// hs.TLSNextProto["unencrypted_http2"] and registers a shutdown hook, so that
+// hs.Shutdown drains every HTTP/2 connection two-phase and waits for it.
+func Wrap(hs *http.Server, cfg Config, opts ...Option) (*Server, error) {
+	if hs == nil {
+		return nil, ErrNilServer
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if _, ok := hs.TLSNextProto["h2"]; ok {
+		return nil, ErrHTTP2Configured
+	}
+	if p := hs.Protocols; p != nil && !p.HTTP2() && !p.UnencryptedHTTP2() {
+		return nil, ErrHTTP2Disabled
+	}
+	if cfg.Policy.IdleTimeout == 0 {
+		cfg.Policy.IdleTimeout = hs.IdleTimeout
+		if cfg.Policy.IdleTimeout == 0 {
+			cfg.Policy.IdleTimeout = hs.ReadTimeout
+		}
+	}
+	var o options
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	s := &Server{
+		hs:    hs,
+		cfg:   cfg,
+		log:   o.log,
+		lops:  o.lifecycle(),
+		conns: make(map[*lifecycle.Supervisor]struct{}),
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if hs.TLSNextProto == nil {
+		hs.TLSNextProto = make(map[string]func(*http.Server, *tls.Conn, http.Handler))
+	}
+	hs.TLSNextProto["h2"] = s.serveTLS
+	hs.TLSNextProto[nextProtoUnencryptedHTTP2] = s.serveH2C
+	// Like http2.ConfigureServer: a tls.Config the program passes to its own
+	// tls.NewListener must offer h2 (appended, so an explicit preference for
+	// http/1.1 stands).
+	if tc := hs.TLSConfig; tc != nil && (hs.Protocols == nil || hs.Protocols.HTTP2()) {
+		if !slices.Contains(tc.NextProtos, "h2") {
+			tc.NextProtos = append(tc.NextProtos, "h2")
+		}
+		if !slices.Contains(tc.NextProtos, "http/1.1") {
+			tc.NextProtos = append(tc.NextProtos, "http/1.1")
+		}
+	}
+	hs.RegisterOnShutdown(func() { s.drainAll(0) })
+	return s, nil
+}
+
+func (s *Server) serveTLS(hs *http.Server, tc *tls.Conn, h http.Handler) {
+	s.serve(hs, tc, h, false)
+}
+
+func (s *Server) serveH2C(hs *http.Server, tc *tls.Conn, h http.Handler) {
+	u, ok := tc.NetConn().(interface{ UnencryptedNetConn() net.Conn })
+	if !ok {
+		s.logf(hs, "h2lifecycle: TLS connection handed over as unencrypted HTTP/2; closing it")
+		tc.Close()
+		return
+	}
+	// net/http has read the client preface to recognize h2c.
+	s.serve(hs, u.UnencryptedNetConn(), h, true)
+}
+
+func (s *Server) logf(hs *http.Server, format string, args ...any) {
+	if hs.ErrorLog != nil {
+		hs.ErrorLog.Printf(format, args...)
+		return
+	}
+	s.log.Error(fmt.Sprintf(format, args...))
+}
+
+// serve serves one HTTP/2 connection under supervision. net/http counts the
+// connection as active until serve returns, so http.Server.Shutdown waits
+// for it.
+func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) {
+	var sup *lifecycle.Supervisor
+	// The per-connection shutdown handle: a throwaway http.Server that never
+	// serves, carrying the user's settings, with its own http2.Server.
+	// Shutting it down makes exactly this connection send GOAWAY(last
+	// processed stream) and refuse streams above it (DESIGN §3).
+	t := &http.Server{
+		ReadTimeout:    hs.ReadTimeout,
+		WriteTimeout:   hs.WriteTimeout,
+		MaxHeaderBytes: hs.MaxHeaderBytes,
+		ErrorLog:       hs.ErrorLog,
+		HTTP2:          hs.HTTP2,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			sup.ConnState(st)
+			if hs.ConnState != nil {
+				hs.ConnState(nc, st) // the conn net/http reported as new
+			}
+		},
+	}
+	copyVersionSettings(t, hs)
+	h2 := &http2.Server{}
+	if err := http2.ConfigureServer(t, h2); err != nil {
+		s.logf(hs, "h2lifecycle: configuring the HTTP/2 server: %v", err)
+		nc.Close()
+		return
+	}
+	// ConfigureServer copied IdleTimeout (or ReadTimeout) into the HTTP/2
+	// server, whose idle close is the racy single GOAWAY. The supervisor
+	// owns idleness.
+	h2.IdleTimeout = 0
+
+	s.mu.Lock()
+	s.nextID++
+	id := s.nextID
+	s.mu.Unlock()
+	sup, err := lifecycle.New(nc, lifecycle.Config{
+		Policy:           s.cfg.Policy,
+		Drain:            s.cfg.Drain,
+		GoAway:           func() { t.Shutdown(context.Background()) },
+		SawClientPreface: sawPreface,
+		ID:               id,
+	}, s.lops...)
+	if err != nil { // Wrap validated the configuration
+		s.logf(hs, "h2lifecycle: %v", err)
+		nc.Close()
+		return
+	}
+	s.track(sup)
+	defer s.untrack(sup)
+
+	var ctx context.Context
+	if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
+		ctx = bc.BaseContext() // carries ConnContext's and BaseContext's values
+	}
+	h2.ServeConn(sup.Conn(), &http2.ServeConnOpts{
+		Context:          ctx,
+		Handler:          h,
+		BaseConfig:       baseConfig(t),
+		SawClientPreface: sawPreface,
+	})
+	// The server closes the connection when it is done; make sure the
+	// supervisor's end runs even if it did not.
+	sup.Conn().Close()
+}
+
+func (s *Server) track(sup *lifecycle.Supervisor) {
+	s.mu.Lock()
+	s.conns[sup] = struct{}{}
+	draining, grace := s.draining, s.grace
+	s.mu.Unlock()
+	if draining {
+		// Accepted while the server drains: end it the same clean way.
+		sup.Drain(idle.ReasonShutdown, grace)
+	}
+}
+
+func (s *Server) untrack(sup *lifecycle.Supervisor) {
+	s.mu.Lock()
+	delete(s.conns, sup)
+	if len(s.conns) == 0 && s.empty != nil {
+		close(s.empty)
+		s.empty = nil
+	}
+	s.mu.Unlock()
+}
+
+// drainAll drains every connection, and the ones accepted from now on,
+// within grace (the configured grace when grace <= 0).
+func (s *Server) drainAll(grace time.Duration) {
+	s.mu.Lock()
+	if !s.draining || (grace > 0 && (s.grace <= 0 || grace < s.grace)) {
+		s.grace = grace
+	}
+	s.draining = true
+	grace = s.grace
+	sups := make([]*lifecycle.Supervisor, 0, len(s.conns))
+	for sup := range s.conns {
+		sups = append(sups, sup)
+	}
+	s.mu.Unlock()
+	for _, sup := range sups {
+		sup.Drain(idle.ReasonShutdown, grace)
+	}
+}
+
+// wait waits until no supervised connection is left, or ctx is done.
+func (s *Server) wait(ctx context.Context) error {
+	s.mu.Lock()
+	if len(s.conns) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.empty == nil {
+		s.empty = make(chan struct{})
+	}
+	empty := s.empty
+	s.mu.Unlock()
+	select {
+	case <-empty:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// graceFor is the grace of a drain bounded by ctx: its deadline when that
+// comes before the configured grace.
+func (s *Server) graceFor(ctx context.Context) time.Duration {
+	grace := s.cfg.Drain.GraceOrDefault()
+	if d, ok := ctx.Deadline(); ok {
+		grace = min(grace, max(time.Until(d), time.Nanosecond))
+	}
+	return grace
+}
+
+// Drain drains every supervised HTTP/2 connection — and those accepted from
+// now on — two-phase, and waits until they are closed or ctx is done. It does
+// not close listeners. The grace deadline is the configured one, or ctx's
+// deadline if that comes first: streams still open then are reset. It
+// returns ctx.Err() if ctx ends first.
+func (s *Server) Drain(ctx context.Context) error {
+	s.drainAll(s.graceFor(ctx))
+	return s.wait(ctx)
+}
+
+// Shutdown shuts the http.Server down gracefully (http.Server.Shutdown:
+// listeners close, idle HTTP/1.1 connections close) and drains every HTTP/2
+// connection two-phase, bounded like [Server.Drain] by ctx's deadline. It
+// returns once every connection is closed, or ctx.Err() if ctx ends first.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.drainAll(s.graceFor(ctx))
+	if err := s.hs.Shutdown(ctx); err != nil {
+		return err
+	}
+	return s.wait(ctx)
+}
+
+// Close closes the http.Server's listeners and every connection at once
+// (http.Server.Close), cutting the streams in flight.
+func (s *Server) Close() error {
+	err := s.hs.Close()
+	s.mu.Lock()
+	sups := make([]*lifecycle.Supervisor, 0, len(s.conns))
+	for sup := range s.conns {
+		sups = append(sups, sup)
+	}
+	s.mu.Unlock()
+	for _, sup := range sups {
+		sup.Close()
+	}
+	return err
+}
+
+// Snapshot returns the live state of every supervised connection, by id.
+func (s *Server) Snapshot() []lifecycle.Snapshot {
+	s.mu.Lock()
+	sups := make([]*lifecycle.Supervisor, 0, len(s.conns))
+	for sup := range s.conns {
+		sups = append(sups, sup)
+	}
+	s.mu.Unlock()
+	snaps := make([]lifecycle.Snapshot, len(sups))
+	for i, sup := range sups {
+		snaps[i] = sup.Snapshot()
+	}
+	slices.SortFunc(snaps, func(a, b lifecycle.Snapshot) int { return int(a.ID - b.ID) })
+	return snaps
+}
