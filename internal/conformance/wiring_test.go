@@ -301,3 +301,5 @@ func expectQuiet(t *testing.T, c *h2test.Client, d time.Duration, why string) {
 }
 
 type clientT = h2test.Client
+
+func newDiscardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
