@@ -148,7 +148,7 @@ func TestThrowawayKeepAlivesFlag(t *testing.T) {
 		case keepAlivesFlagHonoured && (ga == nil || ga.code != http2.ErrCodeNo || ga.last != 1):
 			t.Fatalf("%s: throwaway with keep-alives off: GOAWAY %+v after the last stream, want GOAWAY(1, NO_ERROR)", toolchainName, ga)
 		case !keepAlivesFlagHonoured && ga != nil:
-			t.Fatalf("%s: throwaway with keep-alives off sent GOAWAY(%d, %v): x/net now honours the flag; Shutdown of a throwaway also clears it", toolchainName, ga.last, ga.code)
+			t.Fatalf("%s: throwaway with keep-alives off sent GOAWAY(%d, %v) when its last stream ended: the server now honours the flag; update keepAlivesFlagHonoured and check what h2lifecycle copies onto throwaways", toolchainName, ga.last, ga.code)
 		}
 	})
 }

@@ -83,8 +83,9 @@ func TestRequestTLSNeedsConnectionState(t *testing.T) {
 
 // Fact 13, the other half of rule 6: the server's TLS checks (RFC 9113
 // §9.2) run only on a ConnectionState it can see. A conn reporting TLS 1.1
-// is refused before anything else, with GOAWAY(0, INADEQUATE_SECURITY) as
-// the first frame (no SETTINGS); hidden behind a wrapper, it is served.
+// is refused before the server reads anything, with GOAWAY(0,
+// INADEQUATE_SECURITY) as its first and only frame (no SETTINGS); hidden
+// behind a wrapper, it is served.
 func TestTLSChecksNeedConnectionState(t *testing.T) {
 	old := func() tls.ConnectionState {
 		return tls.ConnectionState{Version: tls.VersionTLS11, HandshakeComplete: true}
@@ -105,8 +106,8 @@ func TestTLSChecksNeedConnectionState(t *testing.T) {
 					c.ExpectResponse(1)
 					return
 				}
-				c.WritePreface()
-				c.WriteSettings()
+				// Refused before the server reads anything: write nothing, as
+				// the server may already have closed.
 				f, err := c.ReadFrame()
 				ga, ok := f.(*http2.GoAwayFrame)
 				if err != nil || !ok || ga.ErrCode != http2.ErrCodeInadequateSecurity || ga.LastStreamID != 0 {
