@@ -260,9 +260,10 @@ func (c *PipeConn) Close() error {
 	return nil
 }
 
-// SetWriteLimit makes Writes on this end block while the peer has n or more
-// bytes unread, simulating a full TCP window; n == 0 stalls every Write until
-// the limit changes. A negative n (the default) removes the limit.
+// SetWriteLimit lets at most n bytes written by this end sit unread at the
+// peer: a Write writes what fits and blocks for the rest until the peer
+// reads, like a socket with a full TCP window. n == 0 stalls every Write
+// until the limit changes; a negative n (the default) removes the limit.
 func (c *PipeConn) SetWriteLimit(n int) {
 	b := c.out
 	b.mu.Lock()
