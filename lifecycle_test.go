@@ -1,0 +1,169 @@
+package h2lifecycle_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
+	"github.com/h2lifecycle/h2lifecycle/server"
+)
+
+// wireLog collects what a raw client read, per stream, until the end.
+type wireLog struct {
+	frames  []string                  // every frame, summarized, in order
+	headers map[uint32][]http.Header // header sections per stream
+	bodies  map[uint32]string
+	ended   map[uint32]bool
+}
+
+func readAll(t *testing.T, c *h2test.Client) *wireLog {
+	return readAllThen(t, c, nil)
+}
+
+// readAllThen is readAll calling then (if not nil) after recording each frame.
+func readAllThen(t *testing.T, c *h2test.Client, then func(http2.Frame)) *wireLog {
+	t.Helper()
+	w := &wireLog{headers: map[uint32][]http.Header{}, bodies: map[uint32]string{}, ended: map[uint32]bool{}}
+	err := c.ReadUntilClosed(func(f http2.Frame) {
+		w.frames = append(w.frames, h2test.Summarize(f))
+		if then != nil {
+			defer then(f)
+		}
+		id := f.Header().StreamID
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			h := http.Header{}
+			for _, hf := range f.Fields {
+				h.Add(hf.Name, hf.Value)
+			}
+			w.headers[id] = append(w.headers[id], h)
+			w.ended[id] = w.ended[id] || f.StreamEnded()
+		case *http2.DataFrame:
+			w.bodies[id] += string(f.Data())
+			w.ended[id] = w.ended[id] || f.StreamEnded()
+		}
+	})
+	if err != nil {
+		t.Fatalf("connection ended with %v, want a clean EOF; frames:\n%s", err, strings.Join(w.frames, "\n"))
+	}
+	c.Conn.Close() // as real clients do on EOF: the server's linger ends at once
+	return w
+}
+
+// TestTwoPhaseSequence pins the drain on the wire, frame by frame:
+// GOAWAY(2^31-1) → PING → the client's HEADERS crossing it, then the ACK →
+// GOAWAY(last = that stream) → the stream is served → HEADERS sent after the
+// final GOAWAY get no frames, while HPACK stays in sync → clean close.
+func TestTwoPhaseSequence(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tlsOn bool) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/upload" {
+				io.Copy(io.Discard, r.Body) // ends after the trailers
+				w.Header().Set("trailer-seen", r.Trailer.Get("X-New"))
+			}
+			io.WriteString(w, "ok "+r.URL.Path)
+		})
+		rg := startRig(t, tlsOn, server.Config{}, h)
+		c := rg.dial()
+		c.Handshake()
+		c.AutoAck = false
+
+		// Stream 1 is in flight across the drain; its trailers come last.
+		c.WriteHeaders(1, false, ":method", "POST", ":path", "/upload", "trailer", "x-new")
+		c.WriteData(1, false, []byte("part one"))
+		c.Sync()
+
+		drained := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			drained <- rg.srv.Drain(ctx)
+		}()
+
+		// Phase 1: GOAWAY(2^31-1) and, right behind it, our PING.
+		ga := c.ExpectGoAway()
+		if ga.LastStreamID != 1<<31-1 || ga.ErrCode != http2.ErrCodeNo || string(ga.DebugData()) != "shutdown" {
+			t.Fatalf("first GOAWAY: last=%d code=%v debug=%q, want 2147483647 NO_ERROR \"shutdown\"", ga.LastStreamID, ga.ErrCode, ga.DebugData())
+		}
+		f, err := c.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, ok := f.(*http2.PingFrame)
+		if !ok || p.IsAck() || string(p.Data[:2]) != "h2" {
+			t.Fatalf("frame after GOAWAY #1: %s, want our PING", h2test.Summarize(f))
+		}
+
+		// A request that crossed GOAWAY #1 on the wire, then the ACK.
+		c.WriteHeaders(3, true, ":path", "/crossing")
+		c.WritePingAck(p.Data)
+
+		// Phase 2: the real last stream. After it, a stream the server must
+		// ignore. Its header block adds "x-new: from-5" to the HPACK dynamic
+		// table, and stream 1's trailer refers to that entry by index: it
+		// decodes only if the server kept decoding the ignored block.
+		finals := 0
+		w := readAllThen(t, c, func(f http2.Frame) {
+			ga, ok := f.(*http2.GoAwayFrame)
+			if !ok {
+				return
+			}
+			if finals++; ga.LastStreamID != 3 || ga.ErrCode != http2.ErrCodeNo || finals > 1 {
+				t.Errorf("final GOAWAY #%d: last=%d code=%v, want one, with 3 NO_ERROR", finals, ga.LastStreamID, ga.ErrCode)
+			}
+			c.WriteHeaders(5, true, ":path", "/late", "x-new", "from-5")
+			c.WriteTrailers(1, "x-new", "from-5")
+		})
+		if finals != 1 {
+			t.Fatalf("saw %d final GOAWAYs; frames:\n%s", finals, strings.Join(w.frames, "\n"))
+		}
+		for id, want := range map[uint32]string{1: "ok /upload", 3: "ok /crossing"} {
+			if !w.ended[id] || w.bodies[id] != want || len(w.headers[id]) == 0 || w.headers[id][0].Get(":status") != "200" {
+				t.Errorf("stream %d: ended=%v body=%q headers=%v, want a 200 %q", id, w.ended[id], w.bodies[id], w.headers[id], want)
+			}
+		}
+		if got := w.headers[1][0].Get("trailer-seen"); got != "from-5" {
+			t.Errorf("the handler saw trailer x-new=%q, want \"from-5\" (HPACK out of sync)", got)
+		}
+		if _, ok := w.headers[5]; ok || w.ended[5] || w.bodies[5] != "" {
+			t.Errorf("stream 5, opened after the final GOAWAY, got frames:\n%s", strings.Join(w.frames, "\n"))
+		}
+		if err := <-drained; err != nil {
+			t.Fatalf("Drain: %v", err)
+		}
+	})
+}
+
+// TestNoticeAfterServerGoAwayIsNeverSent: when the server has written its own
+// GOAWAY (here: the peer's GOAWAY made it shut down), a later drain must not
+// send GOAWAY(2^31-1): last-stream-id may never increase (RFC 9113 §6.8).
+func TestNoticeAfterServerGoAwayIsNeverSent(t *testing.T) {
+	rg := startRig(t, false, server.Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	c := rg.dial()
+	c.Handshake()
+	c.WriteHeaders(1, true)
+	c.ExpectResponse(1)
+	c.WriteGoAway(0, http2.ErrCodeNo, nil)
+	ga := c.ExpectGoAway()
+	if ga.LastStreamID != 1 {
+		t.Fatalf("server GOAWAY last=%d, want 1", ga.LastStreamID)
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- rg.srv.Drain(context.Background()) }()
+	w := readAll(t, c)
+	if err := <-drained; err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range w.frames {
+		if strings.HasPrefix(f, "GOAWAY") {
+			t.Errorf("a GOAWAY followed the server's: %s", f)
+		}
+	}
+}
+
