@@ -1,0 +1,328 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/net/http2"
+)
+
+// TestMain checks for leaked goroutines and removes the built binary.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(cleanupM{m}) }
+
+type cleanupM struct{ m *testing.M }
+
+func (c cleanupM) Run() int {
+	defer func() {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+	}()
+	return c.m.Run()
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	binDir    string
+)
+
+// buildServer builds the command once per test binary, with the toolchain
+// running the tests.
+func buildServer(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "h2lifecycle-server-test")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "server")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("building the server: %v", buildErr)
+	}
+	return binPath
+}
+
+// child is a server process started by the test.
+type child struct {
+	cmd     *exec.Cmd
+	addr    string
+	stderr  *syncBuffer
+	done    chan struct{} // closed when the process has exited
+	waitErr error
+}
+
+// startChild starts the server binary and reads the address it announces.
+func startChild(t *testing.T, args ...string) *child {
+	t.Helper()
+	cmd := exec.Command(buildServer(t), args...)
+	stdout := &lineWriter{first: make(chan string, 1)}
+	c := &child{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = stdout, c.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		c.waitErr = cmd.Wait()
+		close(c.done)
+	}()
+	t.Cleanup(func() {
+		// Only our own child, by its PID, and only if the test left it running.
+		select {
+		case <-c.done:
+		default:
+			cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	var line string
+	select {
+	case line = <-stdout.first:
+	case <-c.done:
+		t.Fatalf("the server exited before announcing its address: %v; stderr:\n%s", c.waitErr, c.stderr)
+	case <-timer.C:
+		t.Fatalf("no address announced within 30s; stderr:\n%s", c.stderr)
+	}
+	addr, ok := strings.CutPrefix(line, "listening on ")
+	if !ok {
+		t.Fatalf("first line %q is not \"listening on ADDR\"", line)
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "0" {
+		t.Fatalf("announced address %q is not a real address", addr)
+	}
+	c.addr = addr
+	return c
+}
+
+// lineWriter hands over the first line written to it and discards the rest.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   []byte
+	sent  bool
+	first chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.sent {
+		w.buf = append(w.buf, p...)
+		if i := bytes.IndexByte(w.buf, '\n'); i >= 0 {
+			w.sent = true
+			w.first <- string(w.buf[:i])
+		}
+	}
+	return len(p), nil
+}
+
+// terminate sends SIGTERM to the child and returns its exit code.
+func (c *child) terminate(t *testing.T) int {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	select {
+	case <-c.done:
+		var ee *exec.ExitError
+		if errors.As(c.waitErr, &ee) {
+			return ee.ExitCode()
+		}
+		if c.waitErr != nil {
+			t.Fatal(c.waitErr)
+		}
+		return 0
+	case <-timer.C:
+		t.Fatalf("the server did not exit within 30s of SIGTERM; stderr:\n%s", c.stderr)
+		return -1
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// h2Transport returns an HTTP/2 client: h2c with prior knowledge, or TLS
+// trusting anything (the test's own certificate).
+func h2Transport(useTLS bool) *http2.Transport {
+	if useTLS {
+		return &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	}
+	return &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+}
+
+func do(t *testing.T, rt http.RoundTripper, method, url string, body io.Reader) (proto string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || string(b) != "ok" {
+		t.Fatalf("%s %s: %s %q, want 200 \"ok\"", method, url, resp.Status, b)
+	}
+	return resp.Proto
+}
+
+func TestServeAndDrainOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir)
+	for _, tc := range []struct {
+		name string
+		tls  bool
+		args []string
+	}{
+		{"h2c", false, nil},
+		{"tls", true, []string{"-tls-cert", cert, "-tls-key", key}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"-addr", "127.0.0.1:0", "-grace", "10s", "-handler-delay", "1ms", "-idle-timeout", "1m"}, tc.args...)
+			c := startChild(t, args...)
+			scheme := "http"
+			if tc.tls {
+				scheme = "https"
+			}
+			url := scheme + "://" + c.addr + "/"
+
+			tr := h2Transport(tc.tls)
+			defer tr.CloseIdleConnections()
+			if p := do(t, tr, http.MethodGet, url, nil); p != "HTTP/2.0" {
+				t.Errorf("GET over %s: %s", tc.name, p)
+			}
+			// A body of a type net/http cannot rewind: the request must not
+			// depend on a retry.
+			body := io.MultiReader(strings.NewReader(strings.Repeat("x", 100000)))
+			if p := do(t, tr, http.MethodPost, url, body); p != "HTTP/2.0" {
+				t.Errorf("POST over %s: %s", tc.name, p)
+			}
+			// HTTP/1.1 is served too.
+			h1 := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+			defer h1.CloseIdleConnections()
+			if p := do(t, h1, http.MethodGet, url, nil); p != "HTTP/1.1" {
+				t.Errorf("HTTP/1.1 GET over %s: %s", tc.name, p)
+			}
+
+			// The HTTP/2 connection is still open: SIGTERM must drain it
+			// two-phase and exit 0.
+			if code := c.terminate(t); code != 0 {
+				t.Fatalf("exit code %d, want 0; stderr:\n%s", code, c.stderr)
+			}
+			logs := c.stderr.String()
+			for _, want := range []string{`"msg":"listening"`, `"msg":"http2 connection drained"`, `"reason":"shutdown"`, `"msg":"shut down"`} {
+				if !strings.Contains(logs, want) {
+					t.Errorf("stderr lacks %s:\n%s", want, logs)
+				}
+			}
+		})
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-tls-cert", "c.pem"},
+		{"-grace", "0s"},
+		{"-idle-timeout", "-1s"},
+		{"-log-level", "loud"},
+		{"extra"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted it", args)
+		}
+	}
+	c, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-log-level", "debug", "-grace", "2s"}, io.Discard)
+	if err != nil || c.addr != "127.0.0.1:0" || c.grace != 2*time.Second || c.logLevel.String() != "debug" {
+		t.Errorf("parseFlags: %+v, %v", c, err)
+	}
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key as
+// PEM files in dir.
+func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "examples/server test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
