@@ -124,7 +124,18 @@ func StartLoad(cfg LoadConfig) (*Load, error) {
 		deadline: time.Now().Add(cfg.Duration),
 	}
 	for range cfg.Conns {
-		l.transports = append(l.transports, l.newTransport())
+		tr := l.newTransport()
+		// Open the transport's connection before the workers share it:
+		// concurrent first requests can make a transport dial twice (Go
+		// 1.27's net/http gives up waiting for a coalesced dial after 50ms
+		// and dials again). The warm-up request is not counted.
+		if err := l.warmUp(tr); err != nil {
+			for _, tr := range append(l.transports, tr) {
+				tr.CloseIdleConnections()
+			}
+			return nil, fmt.Errorf("experiment: opening a client connection: %w", err)
+		}
+		l.transports = append(l.transports, tr)
 	}
 	var wg sync.WaitGroup
 	for i := range cfg.Workers {
@@ -177,6 +188,22 @@ func (l *Load) newTransport() *http2.Transport {
 		return l.cfg.Recorder.Wrap(tc, ClientSide), nil
 	}
 	return tr
+}
+
+func (l *Load) warmUp(tr *http2.Transport) error {
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.cfg.URL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
 }
 
 // dialError marks errors of our dialer: the request never reached a server.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -98,8 +99,8 @@ type ConnRecord struct {
 	StreamsReceivedAfterGoAway int
 
 	// Events holds GOAWAY, PING and RST_STREAM frames, and HEADERS and
-	// DATA with END_STREAM once either side sent a GOAWAY, up to the
-	// recorder's MaxEvents.
+	// DATA with END_STREAM once either side sent a GOAWAY and the last few
+	// just before it, up to the recorder's MaxEvents.
 	Events  []Event
 	Dropped int // events not kept beyond MaxEvents
 }
@@ -199,9 +200,16 @@ type recConn struct {
 	wmu sync.Mutex // serializes the outbound parser
 	out parser
 
-	mu  sync.Mutex // guards rec
+	mu  sync.Mutex // guards rec and recent
 	rec ConnRecord
+	// recent keeps the last stream frames before the first GOAWAY, so that
+	// the requests that crossed it show in Events.
+	recent [recentFrames]Event
+	nrec   int
 }
+
+// recentFrames is how many stream frames before the first GOAWAY are kept.
+const recentFrames = 32
 
 type recTLSConn struct{ *recConn }
 
@@ -261,6 +269,8 @@ func (c *recConn) record() ConnRecord {
 	defer c.mu.Unlock()
 	r := c.rec
 	r.Events = append([]Event(nil), c.rec.Events...)
+	// The frames kept from just before the first GOAWAY were added late.
+	slices.SortStableFunc(r.Events, func(a, b Event) int { return a.At.Compare(b.At) })
 	return r
 }
 
@@ -296,6 +306,9 @@ func (c *recConn) frame(dir Direction, h http2.FrameHeader, payload []byte) {
 		keep = h.Flags.Has(http2.FlagDataEndStream) && (!r.FirstGoAwaySent.IsZero() || !r.FirstGoAwayRecv.IsZero())
 	case http2.FrameGoAway:
 		keep = true
+		if r.FirstGoAwaySent.IsZero() && r.FirstGoAwayRecv.IsZero() {
+			c.flushRecent()
+		}
 		if dir == Sent {
 			r.GoAwaysSent++
 			if r.FirstGoAwaySent.IsZero() {
@@ -312,8 +325,27 @@ func (c *recConn) frame(dir Direction, h http2.FrameHeader, payload []byte) {
 		keep = true
 	}
 	if !keep {
+		if h.Type == http2.FrameHeaders || h.Type == http2.FrameData && h.Flags.Has(http2.FlagDataEndStream) {
+			c.recent[c.nrec%recentFrames] = ev
+			c.nrec++
+		}
 		return
 	}
+	c.keep(ev)
+}
+
+// flushRecent moves the stream frames seen just before the first GOAWAY
+// into the events, oldest first. Call with mu held.
+func (c *recConn) flushRecent() {
+	for i := max(c.nrec-recentFrames, 0); i < c.nrec; i++ {
+		c.keep(c.recent[i%recentFrames])
+	}
+	c.nrec = 0
+}
+
+// keep appends ev to the events, within MaxEvents. Call with mu held.
+func (c *recConn) keep(ev Event) {
+	r := &c.rec
 	if len(r.Events) >= c.r.maxEvents() {
 		r.Dropped++
 		return

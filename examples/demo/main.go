@@ -1,0 +1,343 @@
+// Command demo shows, on this machine, what h2lifecycle changes: the same
+// client load against the stock golang.org/x/net/http2 server and against
+// the same server supervised by h2lifecycle, both shut down under load.
+//
+//	go run ./examples/demo
+//	go run ./examples/demo -runs 10 -workers 128 -tls
+//
+// Everything runs on 127.0.0.1 and takes a few seconds. The runs alternate
+// between the two servers, each on a fresh server with fresh client
+// connections, so both see the same machine. It prints what one connection
+// of each server carried on the wire when the shutdown began (recorded at
+// the server's end for h2c, at the client's end for TLS, whose bytes are
+// encrypted below net/http), then the failed requests of every run, by
+// cause. Nothing is canned: every number is measured as it prints.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/h2lifecycle/h2lifecycle/internal/experiment"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	runs    int
+	workers int
+	conns   int
+	post    float64
+	warmup  time.Duration
+	tls     bool
+	seed    uint64
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.IntVar(&o.runs, "runs", 5, "shutdowns per server")
+	fs.IntVar(&o.workers, "workers", 64, "client workers, each sending one request after the other")
+	fs.IntVar(&o.conns, "conns", 4, "client connections the workers share")
+	fs.Float64Var(&o.post, "post", 0.5, "fraction of POSTs, whose bodies cannot be replayed")
+	fs.DurationVar(&o.warmup, "duration", 200*time.Millisecond, "how long the load runs before each shutdown")
+	fs.BoolVar(&o.tls, "tls", false, "h2 over TLS instead of h2c with prior knowledge")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the choice between GET and POST")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.runs < 1 || o.workers < 1 || o.conns < 1 || o.post < 0 || o.post > 1 || o.warmup <= 0 {
+		return fmt.Errorf("-runs, -workers, -conns and -duration must be positive and -post in [0, 1]")
+	}
+	transport := "h2c"
+	if o.tls {
+		transport = "h2 over TLS"
+	}
+
+	fmt.Fprintf(out, "h2lifecycle demo: two HTTP/2 servers on 127.0.0.1 under the same load, each shut down %d times while it serves.\n", o.runs)
+	fmt.Fprintf(out, "The stock x/net server ends a connection with one GOAWAY(last stream); a request already on the wire is lost.\n")
+	fmt.Fprintf(out, "h2lifecycle sends GOAWAY(2^31-1)+PING first, and the real GOAWAY only when the PING comes back.\n\n")
+	fmt.Fprintf(out, "Load: %d workers over %d connections (%s), %.0f%% POSTs whose bodies cannot be replayed, %v before each shutdown.\n",
+		o.workers, o.conns, transport, 100*o.post, o.warmup)
+	fmt.Fprintf(out, "%s, %d CPUs. Measuring %d shutdowns per server...\n\n", runtime.Version(), runtime.NumCPU(), o.runs)
+
+	kinds := []experiment.Kind{experiment.KindStock, experiment.KindSupervised}
+	var results [2]experiment.Result
+	var shown [2]*shownConn
+	for i := range kinds {
+		results[i] = experiment.Result{Kind: kinds[i], TLS: o.tls, CrossedGoAway: -1}
+	}
+	for r := range o.runs {
+		for i, kind := range kinds {
+			run, err := experiment.DrainOnce(ctx, experiment.DrainConfig{
+				Server: experiment.ServerConfig{Kind: kind, TLS: o.tls},
+				Load: experiment.LoadConfig{
+					Workers:      o.workers,
+					Conns:        o.conns,
+					PostFraction: o.post,
+					Seed:         o.seed + uint64(r),
+				},
+				Warmup:       o.warmup,
+				RecordServer: true,
+			})
+			if err != nil {
+				return fmt.Errorf("%v: %w", name(kind), err)
+			}
+			add(&results[i], run)
+			if c := pickConn(kind, run); c != nil && (shown[i] == nil || c.score > shown[i].score) {
+				shown[i] = c
+			}
+		}
+	}
+
+	for i, kind := range kinds {
+		printConn(out, kind, shown[i])
+	}
+	printCounts(out, results[:])
+	return nil
+}
+
+// add folds a run into a result, as experiment.DrainRace does.
+func add(r *experiment.Result, run experiment.Run) {
+	r.Runs++
+	r.Counts.Add(run.Counts)
+	r.Shutdown = append(r.Shutdown, run.Shutdown)
+	slices.Sort(r.Shutdown)
+	for _, c := range run.Client.Conns() {
+		r.AboveGoAway += c.StreamsAboveGoAway()
+	}
+}
+
+// shownConn is the connection whose frames the demo prints.
+type shownConn struct {
+	rec   experiment.ConnRecord
+	score int // how much of the story it shows
+}
+
+// pickConn picks the connection of a run that tells the most: for the
+// stock server, streams that crossed its GOAWAY; for h2lifecycle, streams
+// that crossed the first GOAWAY and both GOAWAYs.
+func pickConn(kind experiment.Kind, run experiment.Run) *shownConn {
+	conns := run.Client.Conns()
+	if run.Server != nil {
+		conns = run.Server.Conns()
+	}
+	var best *shownConn
+	for _, c := range conns {
+		score := 0
+		for _, e := range c.Events {
+			if e.Type == http2.FrameGoAway {
+				score += 10
+			}
+		}
+		if score == 0 {
+			continue
+		}
+		if c.Side == experiment.ServerSide {
+			score += min(c.StreamsReceivedAfterGoAway, 5)
+		} else {
+			score += min(c.StreamsAboveGoAway(), 5)
+		}
+		if best == nil || score > best.score {
+			best = &shownConn{rec: c, score: score}
+		}
+	}
+	return best
+}
+
+func printConn(out io.Writer, kind experiment.Kind, c *shownConn) {
+	if c == nil {
+		fmt.Fprintf(out, "%s: no connection saw a GOAWAY.\n\n", name(kind))
+		return
+	}
+	r := c.rec
+	side := "the server's end"
+	if r.Side == experiment.ClientSide {
+		side = "the client's end"
+	}
+	fmt.Fprintf(out, "%s — one connection at shutdown, seen from %s (→ sent, ← received; t=0 at the first GOAWAY):\n", name(kind), side)
+
+	var t0 time.Time
+	var lastID uint32 = 1<<31 - 1 // of the newest GOAWAY on this connection
+	for _, e := range r.Events {
+		if e.Type == http2.FrameGoAway {
+			t0 = e.At
+			break
+		}
+	}
+	finalLast := uint32(1<<31 - 1)
+	for _, e := range r.Events {
+		if e.Type == http2.FrameGoAway {
+			finalLast = min(finalLast, e.LastStreamID)
+		}
+	}
+	// At the client's end, the requests that crossed the GOAWAY left before
+	// it arrived: show the last few sent before it.
+	var before []experiment.Event
+	if r.Side == experiment.ClientSide {
+		for _, e := range r.Events {
+			if e.At.Before(t0) && e.Type == http2.FrameHeaders && e.Dir == experiment.Sent {
+				before = append(before, e)
+			}
+		}
+		before = before[max(len(before)-4, 0):]
+	}
+	for _, e := range before {
+		note := "sent before the GOAWAY arrived: processed"
+		if e.StreamID > finalLast {
+			note = "sent before the GOAWAY arrived: never processed"
+		}
+		fmt.Fprintf(out, "%-72s %s\n", fmt.Sprintf("  %+9.3f ms  %v", float64(e.At.Sub(t0).Microseconds())/1000, e), note)
+	}
+
+	// Every GOAWAY and PING is shown; stream frames only up to a few of
+	// each kind, the requests that crossed the GOAWAY first.
+	limits := map[http2.FrameType]int{http2.FrameHeaders: 4, http2.FrameData: 3, http2.FrameRSTStream: 2}
+	skipped := map[http2.FrameType]int{}
+	for _, e := range r.Events {
+		if e.At.Before(t0) {
+			continue
+		}
+		note := ""
+		switch e.Type {
+		case http2.FrameGoAway:
+			lastID = e.LastStreamID
+			if e.LastStreamID == 1<<31-1 {
+				note = "stop opening streams"
+			} else {
+				note = fmt.Sprintf("streams above %d will not be processed", e.LastStreamID)
+			}
+		case http2.FramePing:
+			if e.Flags.Has(http2.FlagPingAck) {
+				note = "every stream sent before the GOAWAY has arrived"
+				if r.Side == experiment.ClientSide {
+					note = "behind every stream sent before the GOAWAY"
+				}
+			}
+		case http2.FrameHeaders:
+			if isResponse(r, e) {
+				continue // the END_STREAM lines say when streams end
+			}
+			// A request that left the client after the GOAWAY left the server.
+			if e.StreamID > lastID {
+				note = "crossed the GOAWAY: never processed"
+			} else {
+				note = "crossed the GOAWAY: processed"
+			}
+		case http2.FrameRSTStream:
+			if e.Dir == experiment.Received && r.Side == experiment.ServerSide || e.Dir == experiment.Sent && r.Side == experiment.ClientSide {
+				note = "the client gives the stream up"
+			}
+		}
+		if n, ok := limits[e.Type]; ok {
+			if n == 0 {
+				skipped[e.Type]++
+				continue
+			}
+			limits[e.Type] = n - 1
+		}
+		line := fmt.Sprintf("  %+9.3f ms  %v", float64(e.At.Sub(t0).Microseconds())/1000, e)
+		if note != "" {
+			line = fmt.Sprintf("%-72s %s", line, note)
+		}
+		fmt.Fprintln(out, line)
+	}
+	if len(skipped) > 0 {
+		var parts []string
+		for _, t := range []http2.FrameType{http2.FrameHeaders, http2.FrameData, http2.FrameRSTStream} {
+			if n := skipped[t]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %v", n, t))
+			}
+		}
+		fmt.Fprintf(out, "  (not shown: %s)\n", strings.Join(parts, ", "))
+	}
+	if !r.Closed.IsZero() && !t0.IsZero() {
+		fmt.Fprintf(out, "  %+9.3f ms  connection closed\n", float64(r.Closed.Sub(t0).Microseconds())/1000)
+	}
+	fmt.Fprintln(out)
+}
+
+// isResponse reports whether a HEADERS event is a response (written by the
+// server) rather than a request.
+func isResponse(r experiment.ConnRecord, e experiment.Event) bool {
+	if r.Side == experiment.ServerSide {
+		return e.Dir == experiment.Sent
+	}
+	return e.Dir == experiment.Received
+}
+
+func printCounts(out io.Writer, results []experiment.Result) {
+	fmt.Fprintf(out, "Requests over %d shutdowns per server:\n", results[0].Runs)
+	tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t", name(r.Kind))
+	}
+	fmt.Fprintln(tw)
+	row := func(label string, f func(experiment.Result) string) {
+		fmt.Fprintf(tw, "%s\t", label)
+		for _, r := range results {
+			fmt.Fprintf(tw, "%s\t", f(r))
+		}
+		fmt.Fprintln(tw)
+	}
+	row("requests", func(r experiment.Result) string { return fmt.Sprint(r.Counts.Requests) })
+	row("answered 200 ok", func(r experiment.Result) string { return fmt.Sprint(r.Counts.OK) })
+	row("FAILED", func(r experiment.Result) string { return fmt.Sprint(r.Counts.Failed) })
+	for _, c := range experiment.Causes() {
+		if results[0].Counts.ByCause[c] == 0 && results[1].Counts.ByCause[c] == 0 {
+			continue
+		}
+		row("  "+c.String(), func(r experiment.Result) string { return fmt.Sprint(r.Counts.ByCause[c]) })
+	}
+	row("streams the server never processed", func(r experiment.Result) string { return fmt.Sprint(r.AboveGoAway) })
+	row("GETs the client replayed", func(r experiment.Result) string { return fmt.Sprint(r.Counts.Replayed) })
+	row("median shutdown", func(r experiment.Result) string {
+		return r.ShutdownMedian().Round(10 * time.Microsecond).String()
+	})
+	row("not failures: refused, the listener closed", func(r experiment.Result) string { return fmt.Sprint(r.Counts.ListenerClosed) })
+	row("not failures: never sent by the client", func(r experiment.Result) string { return fmt.Sprint(r.Counts.NotSent) })
+	tw.Flush()
+	fmt.Fprintln(out)
+	for _, r := range results {
+		for _, c := range experiment.Causes() {
+			if ex := r.Counts.Examples[c]; ex != "" {
+				fmt.Fprintf(out, "%s, %v: %s\n", name(r.Kind), c, wrap(ex))
+			}
+		}
+	}
+	fmt.Fprintln(out, "A worker whose dial is refused stops: the server is gone, and a real client would go to another one.")
+	fmt.Fprintln(out, "\"Never sent\": the client failed the request without writing it to the connection (see internal/experiment, type Counts).")
+}
+
+func wrap(s string) string {
+	if len(s) > 160 {
+		return s[:157] + "..."
+	}
+	return strings.TrimSpace(s)
+}
+
+func name(k experiment.Kind) string {
+	if k == experiment.KindSupervised {
+		return "h2lifecycle"
+	}
+	return "stock x/net"
+}
