@@ -108,9 +108,7 @@ func (t *Tracker) Next(p []byte) (n int, done bool) {
 		t.rem = t.cur.Length
 		t.npre = 0
 		t.want = prefixLen(&t.cur.Header)
-		if t.want > 0 {
-			t.cur.prefix = [8]byte{} // a short, malformed payload must not show stale bytes
-		}
+		t.cur.prefix = [8]byte{} // a short, malformed payload must not show stale bytes
 		if t.rem == 0 {
 			return n, t.end()
 		}
