@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
@@ -27,14 +28,21 @@ type Conn struct {
 	in    frame.Tracker
 	inMax uint32 // highest client stream id seen in a HEADERS frame
 
+	// Work the supervisor posts for the write side. Only the server's own
+	// writes ever wait for wmu: whoever holds it carries the work out
+	// before releasing it, and posting bumps gen so that a holder that
+	// looked too early looks again (see kick).
+	notice   atomic.Pointer[[]byte] // GOAWAY(2^31-1)+PING to insert at a safe point
+	wantShut atomic.Bool            // shut the write side once at a frame boundary
+	gen      atomic.Uint32
+
 	// wmu serializes every write to the connection, the server's and ours,
 	// and guards the fields below.
 	wmu         sync.Mutex
 	out         frame.Tracker
-	sawSettings bool   // the server wrote its first SETTINGS
-	goneAway    bool   // the server wrote a GOAWAY: ours may no longer follow
-	shut        bool   // our FIN is out (or the conn closed): writes are discarded
-	notice      []byte // GOAWAY(2^31-1)+PING waiting for a safe point
+	sawSettings bool // the server wrote its first SETTINGS
+	goneAway    bool // the server wrote a GOAWAY: ours may no longer follow
+	shut        bool // our FIN is out (or the conn closed): writes are discarded
 
 	closeOnce sync.Once
 }
@@ -92,10 +100,11 @@ func (c *Conn) inFrame(f *frame.Frame) drain.Action {
 	return 0
 }
 
-// Write writes the server's bytes, observing its frames; if a notice is
-// pending and p crosses a safe point, the notice goes there.
+// Write writes the server's bytes, observing its frames; a pending notice
+// goes at the first safe point in them, or right after them.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
+	gen := c.gen.Load()
 	if c.shut {
 		c.wmu.Unlock()
 		// Our FIN is out: nothing more can reach the peer. Failing the write
@@ -108,17 +117,16 @@ func (c *Conn) Write(p []byte) (int, error) {
 	var notice []byte
 	at := 0 // where the notice goes
 	for off := 0; off < len(p); {
-		if c.notice != nil && c.canInject() {
-			notice, c.notice, at = c.notice, nil, off
+		if notice == nil && c.notice.Load() != nil && c.canInject() {
+			if np := c.notice.Swap(nil); np != nil {
+				notice, at = *np, off
+			}
 		}
 		k, done := c.out.Next(p[off:])
 		off += k
 		if done {
 			act |= c.outFrame(c.out.Last())
 		}
-	}
-	if c.notice != nil && c.canInject() {
-		notice, c.notice, at = c.notice, nil, len(p)
 	}
 	var n int
 	var err error
@@ -128,9 +136,13 @@ func (c *Conn) Write(p []byte) (int, error) {
 		n, err = c.writeWithNotice(p, notice, at)
 		act |= c.s.noticeWritten()
 	}
+	if c.notice.Load() != nil || c.wantShut.Load() {
+		act |= c.serviceLocked()
+	}
 	c.wmu.Unlock()
-	if act != 0 {
-		c.s.run(act)
+	c.s.run(act)
+	if c.gen.Load() != gen {
+		c.kick() // work was posted while we held the lock
 	}
 	return n, err
 }
@@ -174,7 +186,7 @@ func (c *Conn) outFrame(f *frame.Frame) drain.Action {
 		// RFC 9113 §6.8: last-stream-id must never increase; a pending
 		// GOAWAY(2^31-1) may not follow this one.
 		c.goneAway = true
-		c.notice = nil
+		c.notice.Store(nil)
 		last, code := f.GoAway()
 		return c.s.serverGoAway(last, code)
 	case frame.TypePushPromise:
@@ -183,39 +195,68 @@ func (c *Conn) outFrame(f *frame.Frame) drain.Action {
 	return 0
 }
 
-// inject queues the notice and writes it at once if the connection is at a
-// safe point; otherwise the server's next write carries it. It may block on
-// a full TCP window, so it runs on its own goroutine (DESIGN rule 4): no write
-// deadline, which would corrupt a TLS connection for good.
-func (c *Conn) inject(notice []byte) {
-	c.wmu.Lock()
-	if c.shut || c.goneAway {
+// postNotice asks for GOAWAY(2^31-1)+PING at the next safe point, and
+// postShut for our FIN once every byte the server wrote is out. Both return
+// at once: the write may block on a full TCP window (DESIGN rule 4), so it
+// happens on a goroutine of its own, or on the server's writing goroutine
+// if that holds the lock. No write deadline: it would corrupt a TLS
+// connection for good.
+func (c *Conn) postNotice(notice []byte) {
+	c.notice.Store(&notice)
+	c.gen.Add(1)
+	go c.kick()
+}
+
+func (c *Conn) postShut() {
+	c.wantShut.Store(true)
+	c.gen.Add(1)
+	go c.kick()
+}
+
+// kick carries out posted work if the write lock is free. If it is not,
+// its holder carries it out: the holder checks for posted work, and for a
+// change of gen, after releasing the lock.
+func (c *Conn) kick() {
+	for {
+		gen := c.gen.Load()
+		if !c.wmu.TryLock() {
+			return
+		}
+		act := c.serviceLocked()
 		c.wmu.Unlock()
-		return
-	}
-	c.notice = notice
-	var act drain.Action
-	if c.canInject() {
-		c.notice = nil
-		c.Conn.Write(notice) // an error surfaces on the server's next read or write
-		act = c.s.noticeWritten()
-	}
-	c.wmu.Unlock()
-	if act != 0 {
 		c.s.run(act)
+		if c.gen.Load() == gen {
+			return
+		}
 	}
 }
 
-// halfClose shuts the write side down (our FIN, after TLS close_notify) once
-// every byte the server wrote is out. From then on writes are discarded.
-func (c *Conn) halfClose() {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+// serviceLocked carries out the posted work that the stream allows now: the
+// notice at a safe point, our FIN at a frame boundary. What it cannot do yet
+// waits for the server's next write, which ends the frame or block it is
+// in. Call with wmu held.
+func (c *Conn) serviceLocked() drain.Action {
 	if c.shut {
-		return
+		c.notice.Store(nil)
+		return 0
 	}
-	c.shut = true
-	c.notice = nil
+	var act drain.Action
+	if c.notice.Load() != nil && c.canInject() {
+		if np := c.notice.Swap(nil); np != nil {
+			c.Conn.Write(*np) // an error surfaces on the server's next read or write
+			act = c.s.noticeWritten()
+		}
+	}
+	if c.wantShut.Load() && c.out.Boundary() {
+		c.shut = true
+		c.notice.Store(nil)
+		c.closeWrite()
+	}
+	return act
+}
+
+// closeWrite sends our FIN, after TLS's close_notify.
+func (c *Conn) closeWrite() {
 	type closeWriter interface{ CloseWrite() error }
 	if tc, ok := c.Conn.(*tls.Conn); ok {
 		tc.CloseWrite() // close_notify; it does not shut the TCP side

@@ -211,13 +211,13 @@ func (s *Supervisor) run(act drain.Action) {
 	if act&drain.InjectNotice != 0 {
 		notice := frame.AppendGoAway(make([]byte, 0, 2*frame.HeaderLen+16+len(reason)), frame.MaxStreamID, frame.ErrCodeNo, reason)
 		notice = frame.AppendPing(notice, false, data)
-		go s.conn.inject(notice)
+		s.conn.postNotice(notice)
 	}
 	if act&drain.FinalGoAway != 0 {
 		s.cfg.GoAway()
 	}
 	if act&drain.HalfClose != 0 {
-		go s.conn.halfClose()
+		s.conn.postShut()
 	}
 	switch {
 	case act&drain.ResetStreams != 0:
@@ -294,6 +294,11 @@ func (s *Supervisor) serverGoAway(last uint32, code frame.ErrCode) drain.Action 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
+	if code != frame.ErrCodeNo {
+		// x/net names the stream of the offending frame in an error GOAWAY,
+		// processed or not; it serves nothing more either way.
+		last = min(last, s.peerMax)
+	}
 	if !s.goneAway || last < s.goAwayLast {
 		s.goAwayLast = last
 	}

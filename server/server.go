@@ -293,7 +293,10 @@ func (s *Server) graceFor(ctx context.Context) time.Duration {
 // returns ctx.Err() if ctx ends first.
 func (s *Server) Drain(ctx context.Context) error {
 	s.drainAll(s.graceFor(ctx))
-	return s.wait(ctx)
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // Shutdown shuts the http.Server down gracefully (http.Server.Shutdown:
@@ -305,7 +308,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.hs.Shutdown(ctx); err != nil {
 		return err
 	}
-	return s.wait(ctx)
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	// Connections cut at ctx's deadline may have closed just in time: the
+	// deadline won all the same.
+	return ctx.Err()
 }
 
 // Close closes the http.Server's listeners and every connection at once

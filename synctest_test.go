@@ -1,0 +1,235 @@
+package h2lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/net/http2"
+
+	"github.com/h2lifecycle/h2lifecycle/drain"
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
+	"github.com/h2lifecycle/h2lifecycle/server"
+)
+
+// bubble is a wrapped http.Server on an in-memory listener inside a synctest
+// bubble: time is fake and exact.
+type bubble struct {
+	t      *testing.T
+	hs     *http.Server
+	srv    *server.Server
+	ln     *h2test.Listener
+	served chan error
+	logs   *observer.ObservedLogs
+	conns  chan *h2test.PipeConn // server ends, as accepted
+}
+
+// recordingListener hands the test the server end of each connection.
+type recordingListener struct {
+	*h2test.Listener
+	conns chan *h2test.PipeConn
+}
+
+func (l recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		select {
+		case l.conns <- c.(*h2test.PipeConn):
+		default:
+		}
+	}
+	return c, err
+}
+
+func startBubble(t *testing.T, cfg server.Config, hs *http.Server) *bubble {
+	t.Helper()
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	hs.Protocols = &p
+	core, logs := observer.New(zap.DebugLevel)
+	srv, err := server.Wrap(hs, cfg, server.WithLogger(zap.New(core)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bubble{t: t, hs: hs, srv: srv, ln: h2test.NewListener(), served: make(chan error, 1), logs: logs,
+		conns: make(chan *h2test.PipeConn, 16)}
+	go func() { b.served <- hs.Serve(recordingListener{b.ln, b.conns}) }()
+	return b
+}
+
+func (b *bubble) dial() *h2test.Client {
+	b.t.Helper()
+	nc, err := b.ln.Dial()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return h2test.NewClient(b.t, nc)
+}
+
+// stop closes everything and waits for the bubble to settle.
+func (b *bubble) stop() {
+	b.t.Helper()
+	b.srv.Close()
+	if err := <-b.served; !errors.Is(err, http.ErrServerClosed) {
+		b.t.Errorf("Serve: %v", err)
+	}
+	synctest.Wait()
+}
+
+// drainedLine returns the Info line of the drained connection.
+func (b *bubble) drainedLine() map[string]any {
+	b.t.Helper()
+	lines := b.logs.FilterMessage("http2 connection drained").All()
+	if len(lines) != 1 {
+		b.t.Fatalf("%d \"drained\" log lines, want 1: %v", len(lines), b.logs.All())
+	}
+	return lines[0].ContextMap()
+}
+
+func okHandler(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }
+
+// TestIdleTimeoutDrainsTwoPhase: an idle connection is drained at exactly the
+// idle timeout with the two-phase sequence (never x/net's own single
+// GOAWAY), and closes about one RTT later — not after x/net's 1 s linger.
+func TestIdleTimeoutDrainsTwoPhase(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const idle = 50 * time.Millisecond
+		b := startBubble(t, server.Config{}, &http.Server{Handler: http.HandlerFunc(okHandler), IdleTimeout: idle})
+		c := b.dial()
+		c.Handshake()
+		c.AutoAck = false
+		c.WriteHeaders(1, true)
+		c.ExpectResponse(1)
+		synctest.Wait()
+		idleFrom := time.Now()
+
+		ga := c.ExpectGoAway()
+		if got := time.Since(idleFrom); got != idle {
+			t.Errorf("first GOAWAY %v after the connection went idle, want %v", got, idle)
+		}
+		if ga.LastStreamID != 1<<31-1 || string(ga.DebugData()) != "idle" {
+			t.Fatalf("first GOAWAY last=%d debug=%q, want 2147483647 \"idle\"", ga.LastStreamID, ga.DebugData())
+		}
+		f, _ := c.ReadFrame()
+		p, ok := f.(*http2.PingFrame)
+		if !ok || p.IsAck() {
+			t.Fatalf("after GOAWAY #1: %v", h2test.Summarize(f))
+		}
+		time.Sleep(time.Millisecond) // the client's round trip, in fake time
+		c.WritePingAck(p.Data)
+		ga = c.ExpectGoAway()
+		if ga.LastStreamID != 1 {
+			t.Fatalf("final GOAWAY last=%d, want 1", ga.LastStreamID)
+		}
+		if err := c.WaitClosed(); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+		c.Conn.Close()
+		synctest.Wait()
+		if got := time.Since(idleFrom); got != idle+time.Millisecond {
+			t.Errorf("connection closed %v after going idle, want %v: one round trip after the idle timeout", got, idle+time.Millisecond)
+		}
+		l := b.drainedLine()
+		if l["reason"] != "idle" || l["ping_timeout"] != false || l["grace_expired"] != false || l["rtt"] != time.Millisecond {
+			t.Errorf("drained line %v", l)
+		}
+		b.stop()
+	})
+}
+
+// TestPeerNeverAcks: a peer that never answers our PING gets the final
+// GOAWAY at the ping timeout, and the report says so.
+func TestPeerNeverAcks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const pingTimeout = 300 * time.Millisecond
+		b := startBubble(t, server.Config{Drain: drain.Config{PingTimeout: pingTimeout}}, &http.Server{Handler: http.HandlerFunc(okHandler)})
+		c := b.dial()
+		c.Handshake()
+		c.AutoAck = false
+		drained := make(chan error, 1)
+		go func() { drained <- b.srv.Drain(context.Background()) }()
+		if ga := c.ExpectGoAway(); ga.LastStreamID != 1<<31-1 {
+			t.Fatalf("first GOAWAY last=%d", ga.LastStreamID)
+		}
+		if f, _ := c.ReadFrame(); f == nil || f.Header().Type != http2.FramePing {
+			t.Fatalf("want our PING after GOAWAY #1")
+		}
+		pingAt := time.Now()
+		ga := c.ExpectGoAway() // never ACKed
+		if got := time.Since(pingAt); got != pingTimeout {
+			t.Errorf("final GOAWAY %v after the PING, want the ping timeout %v", got, pingTimeout)
+		}
+		if ga.LastStreamID != 0 {
+			t.Errorf("final GOAWAY last=%d, want 0", ga.LastStreamID)
+		}
+		if err := c.WaitClosed(); err != nil {
+			t.Fatal(err)
+		}
+		c.Conn.Close()
+		if err := <-drained; err != nil {
+			t.Fatal(err)
+		}
+		if l := b.drainedLine(); l["ping_timeout"] != true || l["reason"] != "shutdown" {
+			t.Errorf("drained line %v, want ping_timeout=true", l)
+		}
+		b.stop()
+	})
+}
+
+// TestPeerNeverReads: a peer that stopped reading holds the server's writes
+// (and so our GOAWAY) behind a full window. The grace deadline holds:
+// http.Server.Shutdown returns its context's error, the connection is cut
+// at the grace deadline with the stream reported, and nothing is left
+// running (synctest.Test fails on a goroutine that outlives the bubble).
+func TestPeerNeverReads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const grace = 2 * time.Second
+		big := strings.Repeat("x", 1<<20)
+		handlerDone := make(chan error, 1)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, err := io.WriteString(w, big)
+			handlerDone <- err
+		})
+		b := startBubble(t, server.Config{Drain: drain.Config{Grace: grace}}, &http.Server{Handler: h})
+		c := b.dial()
+		sc := <-b.conns
+		c.Handshake(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 30})
+		c.WriteWindowUpdate(0, 1<<30)
+		sc.SetWriteLimit(16 << 10) // a TCP window that the peer never opens
+		c.WriteHeaders(1, true)
+		synctest.Wait() // the server is stuck writing
+
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := b.hs.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("http.Server.Shutdown = %v, want the context's error", err)
+		}
+		if err := <-handlerDone; err == nil {
+			t.Error("the handler's write succeeded on a connection that was cut")
+		}
+		if got := time.Since(start); got != grace {
+			t.Errorf("connection cut %v after the drain began, want the grace %v", got, grace)
+		}
+		synctest.Wait()
+		l := b.drainedLine()
+		if l["grace_expired"] != true || l["streams_cut"] != int64(1) {
+			t.Errorf("drained line %v, want grace_expired and 1 stream cut", l)
+		}
+		if ids, ok := l["cut_stream_ids"].([]any); !ok || len(ids) != 1 || ids[0] != uint64(1) {
+			t.Errorf("cut_stream_ids %v, want [1]", l["cut_stream_ids"])
+		}
+		b.stop()
+	})
+}
+
+
