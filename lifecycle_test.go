@@ -16,7 +16,7 @@ import (
 
 // wireLog collects what a raw client read, per stream, until the end.
 type wireLog struct {
-	frames  []string                  // every frame, summarized, in order
+	frames  []string                 // every frame, summarized, in order
 	headers map[uint32][]http.Header // header sections per stream
 	bodies  map[uint32]string
 	ended   map[uint32]bool
@@ -166,4 +166,3 @@ func TestNoticeAfterServerGoAwayIsNeverSent(t *testing.T) {
 		}
 	}
 }
-

@@ -231,5 +231,3 @@ func TestPeerNeverReads(t *testing.T) {
 		b.stop()
 	})
 }
-
-
