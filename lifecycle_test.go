@@ -2,9 +2,11 @@ package h2lifecycle_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,4 +167,82 @@ func TestNoticeAfterServerGoAwayIsNeverSent(t *testing.T) {
 			t.Errorf("a GOAWAY followed the server's: %s", f)
 		}
 	}
+}
+
+// TestBigHeadersDuringDrains: responses with 40 KB header blocks span
+// HEADERS+CONTINUATION frames and several of the server's writes; drains
+// that start at any moment must never put our GOAWAY+PING inside a header
+// block (RFC 9113 §6.10): a client would fail the connection with
+// PROTOCOL_ERROR. Every request must succeed.
+func TestBigHeadersDuringDrains(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tlsOn bool) {
+		big := strings.Repeat("v", 1000)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for i := range 40 {
+				w.Header().Set(fmt.Sprintf("x-big-%02d", i), big)
+			}
+			io.WriteString(w, "ok")
+		})
+		rg := startRig(t, tlsOn, server.Config{}, h)
+		const workers, perWorker = 8, 150
+		n := perWorker
+		if testing.Short() {
+			n = 40
+		}
+		trs := []*http2.Transport{rg.transport(), rg.transport()}
+		stop := make(chan struct{})
+		drains := make(chan int, 1)
+		go func() { // drain every connection, again and again, under load
+			k := 0
+			defer func() { drains <- k }()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(3 * time.Millisecond):
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				rg.srv.Drain(ctx)
+				cancel()
+				k++
+			}
+		}()
+		errs := make(chan error, workers*n)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cl := &http.Client{Transport: trs[w%len(trs)], Timeout: 10 * time.Second}
+				for range n {
+					resp, err := cl.Get(rg.url())
+					if err == nil {
+						var body []byte
+						body, err = io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if err == nil && (resp.StatusCode != 200 || string(body) != "ok" || len(resp.Header) < 40) {
+							err = fmt.Errorf("status %d body %q headers %d", resp.StatusCode, body, len(resp.Header))
+						}
+					}
+					if err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(stop)
+		k := <-drains
+		close(errs)
+		failed := 0
+		for err := range errs {
+			if failed++; failed <= 5 {
+				t.Errorf("request failed: %v", err)
+			}
+		}
+		t.Logf("%d requests with 40 KB response headers across %d drains of every connection: %d failed", workers*n, k, failed)
+		if k < 10 {
+			t.Errorf("only %d drains ran: the test did not exercise drains under load", k)
+		}
+	})
 }

@@ -121,7 +121,7 @@ func Wrap(hs *http.Server, cfg Config, opts ...Option) (*Server, error) {
 			tc.NextProtos = append(tc.NextProtos, "http/1.1")
 		}
 	}
-	hs.RegisterOnShutdown(func() { s.drainAll(0) })
+	hs.RegisterOnShutdown(func() { s.drainAll(0, true) })
 	return s, nil
 }
 
@@ -237,15 +237,17 @@ func (s *Server) untrack(sup *lifecycle.Supervisor) {
 	s.mu.Unlock()
 }
 
-// drainAll drains every connection, and the ones accepted from now on,
-// within grace (the configured grace when grace <= 0).
-func (s *Server) drainAll(grace time.Duration) {
+// drainAll drains every connection within grace (the configured grace when
+// grace <= 0) and returns them. If shutdown is set, connections accepted
+// from now on are drained at once too: the server is going away.
+func (s *Server) drainAll(grace time.Duration, shutdown bool) []*lifecycle.Supervisor {
 	s.mu.Lock()
-	if !s.draining || (grace > 0 && (s.grace <= 0 || grace < s.grace)) {
-		s.grace = grace
+	if shutdown {
+		if !s.draining || (grace > 0 && (s.grace <= 0 || grace < s.grace)) {
+			s.grace = grace
+		}
+		s.draining = true
 	}
-	s.draining = true
-	grace = s.grace
 	sups := make([]*lifecycle.Supervisor, 0, len(s.conns))
 	for sup := range s.conns {
 		sups = append(sups, sup)
@@ -254,10 +256,11 @@ func (s *Server) drainAll(grace time.Duration) {
 	for _, sup := range sups {
 		sup.Drain(idle.ReasonShutdown, grace)
 	}
+	return sups
 }
 
-// wait waits until no supervised connection is left, or ctx is done.
-func (s *Server) wait(ctx context.Context) error {
+// waitAll waits until every supervised connection is closed, or ctx is done.
+func (s *Server) waitAll(ctx context.Context) error {
 	s.mu.Lock()
 	if len(s.conns) == 0 {
 		s.mu.Unlock()
@@ -286,29 +289,34 @@ func (s *Server) graceFor(ctx context.Context) time.Duration {
 	return grace
 }
 
-// Drain drains every supervised HTTP/2 connection — and those accepted from
-// now on — two-phase, and waits until they are closed or ctx is done. It does
-// not close listeners. The grace deadline is the configured one, or ctx's
-// deadline if that comes first: streams still open then are reset. It
-// returns ctx.Err() if ctx ends first.
+// Drain drains every supervised HTTP/2 connection open now, two-phase, and
+// waits until they are closed or ctx is done. Connections accepted meanwhile
+// are not drained (the listener stays open: Drain rotates connections). The
+// grace deadline is the configured one, or ctx's deadline if that comes
+// first: streams still open then are reset. Drain returns ctx.Err() if ctx
+// ends first.
 func (s *Server) Drain(ctx context.Context) error {
-	s.drainAll(s.graceFor(ctx))
-	if err := s.wait(ctx); err != nil {
-		return err
+	for _, sup := range s.drainAll(s.graceFor(ctx), false) {
+		select {
+		case <-sup.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return ctx.Err()
 }
 
 // Shutdown shuts the http.Server down gracefully (http.Server.Shutdown:
 // listeners close, idle HTTP/1.1 connections close) and drains every HTTP/2
-// connection two-phase, bounded like [Server.Drain] by ctx's deadline. It
-// returns once every connection is closed, or ctx.Err() if ctx ends first.
+// connection two-phase, including any accepted in the meantime, bounded like
+// [Server.Drain] by ctx's deadline. It returns once every connection is
+// closed, or ctx.Err() if ctx ends first.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.drainAll(s.graceFor(ctx))
+	s.drainAll(s.graceFor(ctx), true)
 	if err := s.hs.Shutdown(ctx); err != nil {
 		return err
 	}
-	if err := s.wait(ctx); err != nil {
+	if err := s.waitAll(ctx); err != nil {
 		return err
 	}
 	// Connections cut at ctx's deadline may have closed just in time: the
