@@ -25,7 +25,16 @@ func startStock(t testing.TB, h http.Handler) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: h}
+	// Close does not wait for connections; ConnState says when each is done.
+	var conns sync.WaitGroup
+	hs := &http.Server{Handler: h, ConnState: func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			conns.Done()
+		}
+	}}
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
@@ -38,6 +47,7 @@ func startStock(t testing.TB, h http.Handler) string {
 	t.Cleanup(func() {
 		hs.Close()
 		<-served
+		conns.Wait()
 	})
 	return ln.Addr().String()
 }

@@ -325,7 +325,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close closes the http.Server's listeners and every connection at once
-// (http.Server.Close), cutting the streams in flight.
+// (http.Server.Close), cutting the streams in flight, and returns when the
+// HTTP/2 server has let go of every supervised connection. Handlers may
+// still be returning: their contexts are cancelled.
 func (s *Server) Close() error {
 	err := s.hs.Close()
 	s.mu.Lock()
@@ -337,6 +339,7 @@ func (s *Server) Close() error {
 	for _, sup := range sups {
 		sup.Close()
 	}
+	s.waitAll(context.Background())
 	return err
 }
 
