@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -243,6 +244,46 @@ func TestBigHeadersDuringDrains(t *testing.T) {
 		t.Logf("%d requests with 40 KB response headers across %d drains of every connection: %d failed", workers*n, k, failed)
 		if k < 10 {
 			t.Errorf("only %d drains ran: the test did not exercise drains under load", k)
+		}
+	})
+}
+
+// TestDrainAtBirthServesFirstRequest: a connection drained the moment the
+// server has read its preface — before the client's first HEADERS — still
+// serves that first request. Go's client fails, without retrying, a request
+// whose brand-new connection closes before the request was sent
+// ("http2: client conn could not be established").
+func TestDrainAtBirthServesFirstRequest(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tlsOn bool) {
+		var rg *rig
+		drains := make(chan error, 1000)
+		hs := &http.Server{Handler: http.HandlerFunc(okHandler)}
+		hs.ConnState = func(c net.Conn, st http.ConnState) {
+			if st == http.StateIdle { // the HTTP/2 server has read the preface
+				go func() { drains <- rg.srv.Drain(context.Background()) }()
+			}
+		}
+		rg = startRigServer(t, tlsOn, server.Config{}, hs)
+		runs := 200
+		if testing.Short() {
+			runs = 30
+		}
+		for i := range runs {
+			tr := rg.transport()
+			req, _ := http.NewRequest("POST", rg.url(), strings.NewReader("body"))
+			req.GetBody = nil // not replayable: the first attempt must succeed
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatalf("run %d: %v", i, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			tr.CloseIdleConnections()
+		}
+		for range runs {
+			if err := <-drains; err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }

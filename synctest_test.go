@@ -231,3 +231,63 @@ func TestPeerNeverReads(t *testing.T) {
 		b.stop()
 	})
 }
+
+// TestFreshConnectionDrain: a connection that has carried no stream yet
+// holds its drain back until its first stream arrives — which it then
+// serves — or until it is FirstStreamWait old.
+func TestFreshConnectionDrain(t *testing.T) {
+	t.Run("first stream arrives", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := startBubble(t, server.Config{}, &http.Server{Handler: http.HandlerFunc(okHandler)})
+			c := b.dial()
+			c.Handshake()
+			drained := make(chan error, 1)
+			go func() { drained <- b.srv.Drain(context.Background()) }()
+			time.Sleep(10 * time.Millisecond) // the client's request is on its way
+			synctest.Wait()
+			c.WriteHeaders(1, true)
+			var goAways []uint32
+			w := readAllThen(t, c, func(f http2.Frame) {
+				if ga, ok := f.(*http2.GoAwayFrame); ok {
+					goAways = append(goAways, ga.LastStreamID)
+				}
+			})
+			if !w.ended[1] || w.bodies[1] != "ok" {
+				t.Errorf("first stream: %v", w.frames)
+			}
+			if len(goAways) != 2 || goAways[0] != 1<<31-1 || goAways[1] != 1 {
+				t.Errorf("GOAWAYs %v, want [2147483647 1]", goAways)
+			}
+			if err := <-drained; err != nil {
+				t.Fatal(err)
+			}
+			b.stop()
+		})
+	})
+	t.Run("no stream", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := startBubble(t, server.Config{Drain: drain.Config{FirstStreamWait: 40 * time.Millisecond}},
+				&http.Server{Handler: http.HandlerFunc(okHandler)})
+			born := time.Now()
+			c := b.dial()
+			c.Handshake()
+			time.Sleep(10 * time.Millisecond)
+			drained := make(chan error, 1)
+			go func() { drained <- b.srv.Drain(context.Background()) }()
+			if ga := c.ExpectGoAway(); ga.LastStreamID != 1<<31-1 {
+				t.Fatalf("first GOAWAY last=%d", ga.LastStreamID)
+			}
+			if got := time.Since(born); got != 40*time.Millisecond {
+				t.Errorf("drain began %v after the connection was born, want FirstStreamWait (40ms)", got)
+			}
+			if err := c.WaitClosed(); err != nil {
+				t.Fatal(err)
+			}
+			c.Conn.Close()
+			if err := <-drained; err != nil {
+				t.Fatal(err)
+			}
+			b.stop()
+		})
+	})
+}

@@ -23,6 +23,14 @@ type Config struct {
 	// Linger is how long to wait for the peer's FIN after our side is shut
 	// down, before closing. Zero means 1s.
 	Linger time.Duration
+
+	// FirstStreamWait holds back the drain of a connection that has carried
+	// no stream yet and is younger than this, until its first stream arrives
+	// (it is served) or it reaches this age. A client opens a connection to
+	// send a request, and Go's client fails, without retrying, a request
+	// whose brand-new connection closes before the request is sent. Zero
+	// means 100ms; the grace deadline still counts from the drain request.
+	FirstStreamWait time.Duration
 }
 
 // Defaults.
@@ -30,6 +38,7 @@ const (
 	DefaultGrace            = 30 * time.Second
 	DefaultPingTimeoutFloor = time.Second
 	DefaultLinger           = time.Second
+	DefaultFirstStreamWait  = 100 * time.Millisecond
 )
 
 // Validate reports the first setting that is out of range.
@@ -41,6 +50,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("drain: ping_timeout must be >= 0, got %v", c.PingTimeout)
 	case c.Linger < 0:
 		return fmt.Errorf("drain: linger must be >= 0, got %v", c.Linger)
+	case c.FirstStreamWait < 0:
+		return fmt.Errorf("drain: first_stream_wait must be >= 0, got %v", c.FirstStreamWait)
 	}
 	return nil
 }
@@ -51,6 +62,14 @@ func (c Config) GraceOrDefault() time.Duration {
 		return DefaultGrace
 	}
 	return c.Grace
+}
+
+// FirstStreamWaitOrDefault returns FirstStreamWait with its default applied.
+func (c Config) FirstStreamWaitOrDefault() time.Duration {
+	if c.FirstStreamWait == 0 {
+		return DefaultFirstStreamWait
+	}
+	return c.FirstStreamWait
 }
 
 // Timing resolves the settings into a Sequence's timing. timeout derives the

@@ -38,6 +38,7 @@ func TestValidateNamesField(t *testing.T) {
 		{Config{Grace: -time.Second}, "drain: grace must be >= 0, got -1s"},
 		{Config{PingTimeout: -5 * time.Millisecond}, "drain: ping_timeout must be >= 0, got -5ms"},
 		{Config{Linger: -1}, "drain: linger must be >= 0, got -1ns"},
+		{Config{FirstStreamWait: -time.Minute}, "drain: first_stream_wait must be >= 0, got -1m0s"},
 	} {
 		err := tc.c.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

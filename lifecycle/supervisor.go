@@ -67,26 +67,30 @@ type Supervisor struct {
 	created time.Time
 	done    chan struct{}
 
-	mu         sync.Mutex
-	seq        drain.Sequence
-	reason     string
-	pings      ping.Tracker
-	noticePing [8]byte // opaque data of the drain's PING
-	rtt        time.Duration
-	streams    streamSet
-	serverIdle bool // the server's own view (http.ConnState)
-	busy       bool // streams open, as last told to seq
-	idleSince  time.Time
-	goAwayLast uint32 // last-stream-id of the server's GOAWAY
-	goneAway   bool
-	peerMax    uint32 // highest client stream id processed
-	opened     uint64
-	completed  uint64
-	reset      uint64
-	timer      *clock.Timer
-	timerAt    time.Time // when the timer fires; zero when it is not armed
-	closed     bool
-	report     Report
+	mu          sync.Mutex
+	seq         drain.Sequence
+	reason      string
+	pings       ping.Tracker
+	noticePing  [8]byte // opaque data of the drain's PING
+	rtt         time.Duration
+	streams     streamSet
+	serverIdle  bool // the server's own view (http.ConnState)
+	busy        bool // streams open, as last told to seq
+	idleSince   time.Time
+	goAwayLast  uint32 // last-stream-id of the server's GOAWAY
+	goneAway    bool
+	peerMax     uint32 // highest client stream id processed
+	opened      uint64
+	completed   uint64
+	reset       uint64
+	deferred    bool // a drain waits for the first stream (drain.Config.FirstStreamWait)
+	deferReason string
+	deferUntil  time.Time // when the deferred drain starts anyway
+	deferGrace  time.Time // its grace deadline, counted from the request
+	timer       *clock.Timer
+	timerAt     time.Time // when the timer fires; zero when it is not armed
+	closed      bool
+	report      Report
 }
 
 // New supervises nc. Serve the connection returned by [Supervisor.Conn],
@@ -181,8 +185,25 @@ func (s *Supervisor) Close() error {
 	return nil
 }
 
-// startDrain starts (or tightens) a drain. Call with mu held.
+// startDrain starts (or tightens) a drain. A connection that has carried no
+// stream and is younger than FirstStreamWait waits for its first stream
+// first: its client is about to send it. Call with mu held.
 func (s *Supervisor) startDrain(now time.Time, reason string, grace time.Duration) drain.Action {
+	if grace <= 0 {
+		grace = s.cfg.Drain.GraceOrDefault()
+	}
+	if s.seq.Phase() == drain.Active && s.opened == 0 {
+		if until := s.created.Add(s.cfg.Drain.FirstStreamWaitOrDefault()); now.Before(until) {
+			if d := now.Add(grace); !s.deferred || d.Before(s.deferGrace) {
+				s.deferGrace = d
+			}
+			if !s.deferred {
+				s.deferred, s.deferReason, s.deferUntil = true, reason, until
+			}
+			s.rearm(now)
+			return 0
+		}
+	}
 	if s.seq.Phase() == drain.Active {
 		s.reason = reason
 		s.seq.Timing = s.cfg.Drain.Timing(s.pings.Timeout)
@@ -193,6 +214,19 @@ func (s *Supervisor) startDrain(now time.Time, reason string, grace time.Duratio
 	}
 	s.rearm(now)
 	return act
+}
+
+// startDeferred starts the drain that waited for the first stream. Call with
+// mu held.
+func (s *Supervisor) startDeferred(now time.Time) drain.Action {
+	if !s.deferred {
+		return 0
+	}
+	s.deferred = false
+	if s.seq.Phase() != drain.Active {
+		return 0 // the connection started ending by other means
+	}
+	return s.startDrain(now, s.deferReason, max(s.deferGrace.Sub(now), time.Nanosecond))
 }
 
 // run carries out actions outside the lock. Actions that may block on the
@@ -239,7 +273,12 @@ func (s *Supervisor) streamOpened(id uint32) drain.Action {
 	if id%2 == 1 && id > s.peerMax {
 		s.peerMax = id
 	}
-	return s.updateBusy(s.clock.Now())
+	now := s.clock.Now()
+	act := s.updateBusy(now)
+	if s.deferred {
+		act |= s.startDeferred(now) // the stream is served: it opened before the notice
+	}
+	return act
 }
 
 // streamEnded notes a stream that ended on the wire: the server's
@@ -366,6 +405,9 @@ func (s *Supervisor) rearm(now time.Time) {
 	if d, ok := s.idleDeadline(); ok && (at.IsZero() || d.Before(at)) {
 		at = d
 	}
+	if s.deferred && (at.IsZero() || s.deferUntil.Before(at)) {
+		at = s.deferUntil
+	}
 	if at.IsZero() || s.closed {
 		return
 	}
@@ -396,6 +438,9 @@ func (s *Supervisor) onTimer() {
 	now := s.clock.Now()
 	s.timerAt = time.Time{}
 	act := s.seq.Tick(now)
+	if s.deferred && !now.Before(s.deferUntil) {
+		act |= s.startDeferred(now)
+	}
 	if d, ok := s.idleDeadline(); ok && !now.Before(d) {
 		act |= s.startDrain(now, idle.ReasonIdle, 0)
 	}
