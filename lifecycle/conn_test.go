@@ -223,4 +223,3 @@ func TestNewNeedsGoAway(t *testing.T) {
 		t.Fatal("New with a negative grace: no error")
 	}
 }
-

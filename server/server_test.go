@@ -163,8 +163,10 @@ func TestUserSettingsHonoured(t *testing.T) {
 	var logBuf bytes.Buffer
 	var logMu sync.Mutex
 	hs := &http.Server{
-		Protocols:   h2cProtocols(),
-		BaseContext: func(net.Listener) context.Context { return context.WithValue(context.Background(), ctxKey("base"), "b") },
+		Protocols: h2cProtocols(),
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), ctxKey("base"), "b")
+		},
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, ctxKey("conn"), c.RemoteAddr().String())
 		},
