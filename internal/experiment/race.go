@@ -71,6 +71,11 @@ type Result struct {
 	// final GOAWAY and that the server never processed. The client replays
 	// them when it can; each non-replayable one is a failure.
 	AboveGoAway int
+	// SentAfterGoAway counts the streams the client opened after it had
+	// received a GOAWAY (see ConnRecord.StreamsSentAfterGoAway): the one
+	// way a two-phase drain can still see a stream above its final
+	// last-stream-id.
+	SentAfterGoAway int
 	// CrossedGoAway counts the streams whose HEADERS reached the server
 	// after it wrote its first GOAWAY (recorded on the server's end, so h2c
 	// only; -1 when not recorded). For the stock server they are the
@@ -133,6 +138,7 @@ func (r *Result) add(run Run) {
 			r.Conns++
 		}
 		r.AboveGoAway += c.StreamsAboveGoAway()
+		r.SentAfterGoAway += c.StreamsSentAfterGoAway
 	}
 	if run.Server != nil {
 		for _, c := range run.Server.Conns() {

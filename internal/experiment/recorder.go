@@ -93,6 +93,11 @@ type ConnRecord struct {
 	FirstGoAwaySent          time.Time
 	FirstGoAwayRecv          time.Time
 	MinLastStreamIDRecv      uint32 // lowest last-stream-id of the GOAWAYs received
+	// StreamsSentAfterGoAway counts the streams this end opened (wrote the
+	// HEADERS of) after it had received a GOAWAY. RFC 9113 §6.8 says a
+	// receiver of GOAWAY must not open streams; x/net's client can still
+	// write the HEADERS of a stream whose id it allocated just before.
+	StreamsSentAfterGoAway int
 	// StreamsReceivedAfterGoAway counts the streams whose HEADERS this end
 	// read after it had written its first GOAWAY: on the server's end, the
 	// streams that crossed the GOAWAY on the wire.
@@ -295,6 +300,9 @@ func (c *recConn) frame(dir Direction, h http2.FrameHeader, payload []byte) {
 		if dir == Sent && r.Side == ClientSide && clientStream && h.StreamID > r.MaxStreamSent {
 			r.MaxStreamSent = h.StreamID
 			r.StreamsSent++
+			if !r.FirstGoAwayRecv.IsZero() {
+				r.StreamsSentAfterGoAway++
+			}
 		} else if dir == Received && r.Side == ServerSide && clientStream && c.in.newStream(h.StreamID) {
 			r.StreamsReceived++
 			if !r.FirstGoAwaySent.IsZero() {
