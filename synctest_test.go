@@ -135,8 +135,8 @@ func TestIdleTimeoutDrainsTwoPhase(t *testing.T) {
 		}
 		c.Conn.Close()
 		synctest.Wait()
-		if got := time.Since(idleFrom); got != idle+time.Millisecond {
-			t.Errorf("connection closed %v after going idle, want %v: one round trip after the idle timeout", got, idle+time.Millisecond)
+		if want := idle + time.Millisecond + drain.DefaultSettle; time.Since(idleFrom) != want {
+			t.Errorf("connection closed %v after going idle, want %v: one round trip and the settle period after the idle timeout", time.Since(idleFrom), want)
 		}
 		l := b.drainedLine()
 		if l["reason"] != "idle" || l["ping_timeout"] != false || l["grace_expired"] != false || l["rtt"] != time.Millisecond {
@@ -290,4 +290,51 @@ func TestFreshConnectionDrain(t *testing.T) {
 			b.stop()
 		})
 	})
+}
+
+// TestStragglerAfterAckIsServed: Go's client numbers a request's stream
+// under one lock and writes its HEADERS under another, so under load its
+// PING ACK can overtake a request numbered before it read GOAWAY #1. The
+// settle period after the ACK lets that stream in: it is served and the
+// final GOAWAY names it. With no settle period it would be refused.
+func TestStragglerAfterAckIsServed(t *testing.T) {
+	for _, settle := range []time.Duration{0, time.Nanosecond} {
+		name := map[time.Duration]string{0: "default settle", time.Nanosecond: "no settle"}[settle]
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := startBubble(t, server.Config{Drain: drain.Config{Settle: settle}}, &http.Server{Handler: http.HandlerFunc(okHandler)})
+				c := b.dial()
+				c.Handshake()
+				c.AutoAck = false
+				c.WriteHeaders(1, true)
+				c.ExpectResponse(1)
+				drained := make(chan error, 1)
+				go func() { drained <- b.srv.Drain(context.Background()) }()
+				c.ExpectGoAway()
+				f, _ := c.ReadFrame()
+				p := f.(*http2.PingFrame)
+				c.WritePingAck(p.Data)
+				time.Sleep(5 * time.Millisecond) // the request goroutine waits for the client's write lock
+				synctest.Wait()
+				c.WriteHeaders(3, true)
+				var finals []uint32
+				w := readAllThen(t, c, func(f http2.Frame) {
+					if ga, ok := f.(*http2.GoAwayFrame); ok {
+						finals = append(finals, ga.LastStreamID)
+					}
+				})
+				served := w.ended[3]
+				if settle == 0 && (!served || len(finals) != 1 || finals[0] != 3) {
+					t.Errorf("straggler served=%v, final GOAWAYs %v; want it served under GOAWAY(3)", served, finals)
+				}
+				if settle != 0 && (served || len(finals) != 1 || finals[0] != 1) {
+					t.Errorf("without settling: straggler served=%v, final GOAWAYs %v; want it refused under GOAWAY(1)", served, finals)
+				}
+				if err := <-drained; err != nil {
+					t.Fatal(err)
+				}
+				b.stop()
+			})
+		})
+	}
 }

@@ -20,6 +20,14 @@ type Config struct {
 	// is used as is. It never exceeds Grace.
 	PingTimeout time.Duration
 
+	// Settle is the quiet period between the PING ACK and the final
+	// GOAWAY: it goes out once no new stream has arrived for this long (at
+	// most a ping timeout after the ACK). Go's client numbers a request's
+	// stream, then writes its HEADERS under another lock, so under load its
+	// PING ACK can overtake a request it numbered before it read GOAWAY
+	// #1; the settle period lets such stragglers in. Zero means 20ms.
+	Settle time.Duration
+
 	// Linger is how long to wait for the peer's FIN after our side is shut
 	// down, before closing. Zero means 1s.
 	Linger time.Duration
@@ -38,6 +46,7 @@ const (
 	DefaultGrace            = 30 * time.Second
 	DefaultPingTimeoutFloor = time.Second
 	DefaultLinger           = time.Second
+	DefaultSettle           = 20 * time.Millisecond
 	DefaultFirstStreamWait  = 100 * time.Millisecond
 )
 
@@ -48,6 +57,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("drain: grace must be >= 0, got %v", c.Grace)
 	case c.PingTimeout < 0:
 		return fmt.Errorf("drain: ping_timeout must be >= 0, got %v", c.PingTimeout)
+	case c.Settle < 0:
+		return fmt.Errorf("drain: settle must be >= 0, got %v", c.Settle)
 	case c.Linger < 0:
 		return fmt.Errorf("drain: linger must be >= 0, got %v", c.Linger)
 	case c.FirstStreamWait < 0:
@@ -76,7 +87,7 @@ func (c Config) FirstStreamWaitOrDefault() time.Duration {
 // automatic ping timeout from a floor (see ping.Tracker.Timeout); nil means
 // the floor alone.
 func (c Config) Timing(timeout func(floor time.Duration) time.Duration) Timing {
-	t := Timing{Grace: c.GraceOrDefault(), PingTimeout: c.PingTimeout, Linger: c.Linger}
+	t := Timing{Grace: c.GraceOrDefault(), PingTimeout: c.PingTimeout, Settle: c.Settle, Linger: c.Linger}
 	if t.PingTimeout == 0 {
 		t.PingTimeout = DefaultPingTimeoutFloor
 		if timeout != nil {
@@ -84,6 +95,9 @@ func (c Config) Timing(timeout func(floor time.Duration) time.Duration) Timing {
 		}
 	}
 	t.PingTimeout = min(t.PingTimeout, t.Grace)
+	if t.Settle == 0 {
+		t.Settle = DefaultSettle
+	}
 	if t.Linger == 0 {
 		t.Linger = DefaultLinger
 	}

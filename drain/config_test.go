@@ -12,7 +12,7 @@ func TestZeroConfigWorks(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := c.Timing(nil)
-	want := Timing{Grace: DefaultGrace, PingTimeout: DefaultPingTimeoutFloor, Linger: DefaultLinger}
+	want := Timing{Grace: DefaultGrace, PingTimeout: DefaultPingTimeoutFloor, Settle: DefaultSettle, Linger: DefaultLinger}
 	if got != want {
 		t.Fatalf("Timing = %+v, want %+v", got, want)
 	}
@@ -38,6 +38,7 @@ func TestValidateNamesField(t *testing.T) {
 		{Config{Grace: -time.Second}, "drain: grace must be >= 0, got -1s"},
 		{Config{PingTimeout: -5 * time.Millisecond}, "drain: ping_timeout must be >= 0, got -5ms"},
 		{Config{Linger: -1}, "drain: linger must be >= 0, got -1ns"},
+		{Config{Settle: -time.Second}, "drain: settle must be >= 0, got -1s"},
 		{Config{FirstStreamWait: -time.Minute}, "drain: first_stream_wait must be >= 0, got -1m0s"},
 	} {
 		err := tc.c.Validate()

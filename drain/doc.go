@@ -10,9 +10,11 @@
 //  1. GOAWAY(2^31-1, NO_ERROR) tells the client to stop opening streams,
 //     and a PING right behind it measures when the client has seen it.
 //  2. When the PING ACK arrives, every stream the client opened before it saw
-//     the first GOAWAY has arrived too; the server now sends GOAWAY(last
-//     processed stream). If the ACK does not come within the ping timeout, the
-//     drain goes on without it.
+//     the first GOAWAY has arrived too — or nearly: a client may number a
+//     stream before it reads the GOAWAY and write it after its ACK, so the
+//     server waits for a short quiet period (Settle). Then it sends
+//     GOAWAY(last processed stream). If the ACK does not come within the ping
+//     timeout, the drain goes on without it.
 //  3. In-flight streams finish, up to a grace deadline. Then the server shuts
 //     its side of the connection, waits briefly for the client's FIN, and
 //     closes; at the grace deadline what is left is reset.

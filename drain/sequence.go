@@ -34,6 +34,7 @@ const (
 	ServerGoAway               // the server wrote a GOAWAY with NO_ERROR
 	ServerError                // the server wrote a GOAWAY with an error code
 	PeerGoAway                 // the peer sent a GOAWAY
+	StreamOpened               // a new stream opened (a request crossing GOAWAY #1)
 	StreamsOpen                // the connection's open streams went from zero to one
 	StreamsIdle                // the last open stream ended, and its end is on the wire
 	ConnGone                   // the connection was closed (by the peer, an error, or the server)
@@ -42,7 +43,7 @@ const (
 )
 
 var eventNames = [...]string{"notice-written", "ping-acked", "server-goaway", "server-error",
-	"peer-goaway", "streams-open", "streams-idle", "conn-gone", "close-now"}
+	"peer-goaway", "stream-opened", "streams-open", "streams-idle", "conn-gone", "close-now"}
 
 func (e Event) String() string {
 	if int(e) < len(eventNames) {
@@ -74,6 +75,7 @@ const (
 type Timing struct {
 	Grace       time.Duration // from the start of a drain to the forced close
 	PingTimeout time.Duration // how long to wait for the PING ACK
+	Settle      time.Duration // after the ACK, how long no new stream must arrive
 	Linger      time.Duration // how long to wait for the peer's FIN after ours
 }
 
@@ -100,7 +102,9 @@ type Sequence struct {
 	goneAway bool // the server wrote a GOAWAY
 	forced   bool // the grace deadline cut the drain short
 	pingLate bool // the ping timeout fired
+	acked    bool // the PING ACK arrived: settling
 	pingAt   time.Time
+	settleAt time.Time
 	graceAt  time.Time
 	lingerAt time.Time
 	timeline Timeline
@@ -154,14 +158,22 @@ func (s *Sequence) Handle(ev Event, now time.Time) Action {
 			s.pingAt = now.Add(s.Timing.PingTimeout)
 		}
 	case PingAcked:
-		if s.phase == Notice {
+		if s.phase == Notice && !s.acked {
 			// The ACK may be reported before the injector reports the write:
 			// it proves the write all the same.
 			if s.timeline.NoticeSent.IsZero() {
 				s.timeline.NoticeSent = now
 			}
 			s.timeline.Ack = now
-			return s.toFinal()
+			s.acked = true
+			return s.settle(now)
+		}
+	case StreamOpened:
+		if s.phase == Notice && s.acked {
+			// A client can number a stream before it reads GOAWAY #1 and
+			// write it after its PING ACK (Go's does, under load): wait
+			// until the stragglers are in.
+			return s.settle(now)
 		}
 	case ServerGoAway:
 		if s.goneAway {
@@ -233,16 +245,26 @@ func (s *Sequence) Handle(ev Event, now time.Time) Action {
 func (s *Sequence) Deadline() time.Time {
 	switch s.phase {
 	case Notice:
-		if !s.pingAt.IsZero() && s.pingAt.Before(s.graceAt) {
-			return s.pingAt
+		d := s.graceAt
+		if s.acked {
+			d = earliest(d, s.settleAt)
+		} else if !s.pingAt.IsZero() {
+			d = earliest(d, s.pingAt)
 		}
-		return s.graceAt
+		return d
 	case Final:
 		return s.graceAt
 	case Closing:
 		return s.lingerAt
 	}
 	return time.Time{}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // Tick handles the deadlines that have passed at now.
@@ -254,7 +276,10 @@ func (s *Sequence) Tick(now time.Time) Action {
 			s.close(now)
 			return ResetStreams | CloseConn
 		}
-		if s.phase == Notice && !s.pingAt.IsZero() && !now.Before(s.pingAt) {
+		if s.phase == Notice && s.acked && !now.Before(s.settleAt) {
+			return s.toFinal()
+		}
+		if s.phase == Notice && !s.acked && !s.pingAt.IsZero() && !now.Before(s.pingAt) {
 			s.pingLate = true
 			s.timeline.Ack = now
 			return s.toFinal()
@@ -264,6 +289,19 @@ func (s *Sequence) Tick(now time.Time) Action {
 			s.close(now)
 			return CloseConn
 		}
+	}
+	return 0
+}
+
+// settle (re)starts the quiet period after the ACK. Stragglers can extend
+// it up to a ping timeout past the ACK; a zero Settle ends phase 1 at once.
+func (s *Sequence) settle(now time.Time) Action {
+	if s.Timing.Settle <= 0 {
+		return s.toFinal()
+	}
+	s.settleAt = earliest(now.Add(s.Timing.Settle), s.timeline.Ack.Add(s.Timing.PingTimeout))
+	if !now.Before(s.settleAt) {
+		return s.toFinal()
 	}
 	return 0
 }

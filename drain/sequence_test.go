@@ -63,6 +63,34 @@ func (a Action) String() string {
 
 const ms = time.Millisecond
 
+// TestSettleWaitsForStragglers: after the ACK the final GOAWAY waits until no
+// new stream has arrived for Settle; each straggler restarts the wait, up to
+// a ping timeout past the ACK.
+func TestSettleWaitsForStragglers(t *testing.T) {
+	s := &Sequence{Timing: settling}
+	run(t, s, []step{
+		{0, "start", InjectNotice},
+		{1 * ms, "notice-written", 0},
+		{2 * ms, "ping-acked", 0},
+		{10 * ms, "stream-opened", 0}, // numbered before GOAWAY #1, written after the ACK
+		{21 * ms, "tick", 0},          // 11 ms of quiet is not enough
+		{30 * ms, "tick", FinalGoAway},
+	})
+	if d := s.Deadline(); d != t0.Add(timing.Grace) {
+		t.Fatalf("deadline after the final GOAWAY %v, want the grace", d.Sub(t0))
+	}
+	s = &Sequence{Timing: settling}
+	run(t, s, []step{
+		{0, "start", InjectNotice},
+		{1 * ms, "notice-written", 0},
+		{2 * ms, "ping-acked", 0},
+	})
+	for at := 10 * ms; at < settling.PingTimeout; at += 10 * ms { // a peer that never stops
+		run(t, s, []step{{at, "stream-opened", 0}})
+	}
+	run(t, s, []step{{2*ms + settling.PingTimeout, "tick", FinalGoAway}})
+}
+
 func TestAckAfterStreamsFinish(t *testing.T) {
 	s := &Sequence{Timing: timing}
 	run(t, s, []step{
@@ -311,7 +339,10 @@ type checker struct {
 	trace                                    []input
 }
 
-func newChecker() *checker { return &checker{s: Sequence{Timing: timing}, now: t0} }
+func newChecker(tm Timing) *checker { return &checker{s: Sequence{Timing: tm}, now: t0} }
+
+// settling is timing with a settle period after the ACK.
+var settling = Timing{Grace: 30 * time.Second, PingTimeout: 2 * time.Second, Settle: 20 * time.Millisecond, Linger: time.Second}
 
 func (c *checker) fail(format string, args ...any) error {
 	return fmt.Errorf("after %v: %s", c.trace, fmt.Sprintf(format, args...))
@@ -437,40 +468,42 @@ func TestEveryOrder(t *testing.T) {
 	if testing.Short() {
 		depth = 5
 	}
-	seqs := 0
-	var walk func(prefix []input) bool
-	walk = func(prefix []input) bool {
-		c := newChecker()
-		for _, in := range prefix {
-			if err := c.feed(in); err != nil {
+	for _, tm := range []Timing{timing, settling} {
+		seqs := 0
+		var walk func(prefix []input) bool
+		walk = func(prefix []input) bool {
+			c := newChecker(tm)
+			for _, in := range prefix {
+				if err := c.feed(in); err != nil {
+					t.Error(err)
+					return false
+				}
+			}
+			if err := c.liveness(); err != nil {
 				t.Error(err)
 				return false
 			}
-		}
-		if err := c.liveness(); err != nil {
-			t.Error(err)
-			return false
-		}
-		seqs++
-		if len(prefix) == depth {
+			seqs++
+			if len(prefix) == depth {
+				return true
+			}
+			for in := input(0); in < numInputs; in++ {
+				if !walk(append(prefix, in)) {
+					return false
+				}
+			}
 			return true
 		}
-		for in := input(0); in < numInputs; in++ {
-			if !walk(append(prefix, in)) {
-				return false
-			}
-		}
-		return true
+		walk(nil)
+		t.Logf("settle %v: %d input sequences checked", tm.Settle, seqs)
 	}
-	walk(nil)
-	t.Logf("%d input sequences checked", seqs)
 }
 
 func FuzzSequence(f *testing.F) {
 	f.Add([]byte{byte(inStart), byte(NoticeWritten), byte(PingAcked), byte(ServerGoAway)})
 	f.Add([]byte{byte(StreamsOpen), byte(inStart), byte(PeerGoAway), byte(inTickLate)})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c := newChecker()
+		c := newChecker(settling)
 		for _, x := range b {
 			if err := c.feed(input(x % byte(numInputs))); err != nil {
 				t.Fatal(err)

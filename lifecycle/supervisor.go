@@ -278,6 +278,10 @@ func (s *Supervisor) streamOpened(id uint32) drain.Action {
 	if s.deferred {
 		act |= s.startDeferred(now) // the stream is served: it opened before the notice
 	}
+	if s.seq.Draining() {
+		act |= s.seq.Handle(drain.StreamOpened, now)
+		s.rearm(now)
+	}
 	return act
 }
 
