@@ -1,0 +1,171 @@
+// Command stock is the reference server of the h2spec comparison: the same
+// handler and flags as examples/server, served by the stock HTTP/2 server
+// (net/http + http2.ConfigureServer) instead of h2lifecycle.
+//
+//	stock -addr 127.0.0.1:0 [-tls-cert F -tls-key F] [-mode stock|serveconn]
+//
+// It prints "listening on HOST:PORT" once it listens, and exits on SIGTERM or
+// SIGINT.
+//
+// -mode serveconn is the DESIGN rule 11 experiment: a bare accept loop that
+// hands every connection to http2.Server.ServeConn itself (TLS handshake and
+// ALPN done by hand, h2c read as prior knowledge), with no net/http
+// http.Server serving the connection.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
+	certFile := flag.String("tls-cert", "", "TLS certificate file (PEM)")
+	keyFile := flag.String("tls-key", "", "TLS private key file (PEM)")
+	mode := flag.String("mode", "stock", "stock: net/http + http2.ConfigureServer; serveconn: a bare http2.Server.ServeConn accept loop")
+	flag.Parse()
+	if (*certFile == "") != (*keyFile == "") {
+		log.Fatal("-tls-cert and -tls-key go together")
+	}
+	var tlsConfig *tls.Config
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("listening on %s\n", ln.Addr())
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	switch *mode {
+	case "stock":
+		err = serveStock(ctx, ln, tlsConfig)
+	case "serveconn":
+		err = serveConnLoop(ctx, ln, tlsConfig)
+	default:
+		err = fmt.Errorf("unknown -mode %q", *mode)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// serveStock is examples/server without h2lifecycle: the same Protocols,
+// ReadHeaderTimeout and handler, with x/net's HTTP/2 server installed by
+// http2.ConfigureServer (net/http's own on Go 1.27).
+func serveStock(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	if tlsConfig != nil {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
+	srv := &http.Server{
+		TLSConfig:         tlsConfig,
+		Handler:           handler(),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	if err := http2.ConfigureServer(srv, &http2.Server{}); err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	srv.Close()
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// serveConnLoop accepts connections itself and gives each to ServeConn: no
+// http.Server serves them.
+func serveConnLoop(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
+	h2 := &http2.Server{}
+	h := handler()
+	if tlsConfig != nil {
+		tlsConfig = tlsConfig.Clone()
+		tlsConfig.NextProtos = []string{http2.NextProtoTLS}
+	}
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		go func() {
+			defer c.Close()
+			if tlsConfig != nil {
+				tc := tls.Server(c, tlsConfig)
+				hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				err := tc.HandshakeContext(hctx)
+				cancel()
+				if err != nil || tc.ConnectionState().NegotiatedProtocol != http2.NextProtoTLS {
+					return
+				}
+				c = tc
+			}
+			h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, Handler: h})
+		}()
+	}
+}
+
+// handler is examples/server's: GET and POST on "/" answer 200 "ok".
+func handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+		case http.MethodPost:
+			if _, err := io.Copy(io.Discard, r.Body); err != nil {
+				return
+			}
+		default:
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok")
+	})
+}
