@@ -465,7 +465,7 @@ func (c *checker) liveness() error {
 // the invariants after every step, and that each drain ends.
 func TestEveryOrder(t *testing.T) {
 	depth := 6
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		depth = 5
 	}
 	for _, tm := range []Timing{timing, settling} {

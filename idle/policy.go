@@ -3,34 +3,123 @@ package idle
 import (
 	"fmt"
 	"time"
+
+	"github.com/h2lifecycle/h2lifecycle/ping"
 )
 
-// Reasons a connection is drained for. They are fixed strings, safe to grep
-// for and to use as metric labels.
+// Reasons a connection ends for. They are fixed strings, safe to grep for
+// and to use as metric labels; GOAWAY(2^31-1) carries the drain reason as
+// its debug data.
 const (
-	ReasonIdle     = "idle"     // no open stream for IdleTimeout
-	ReasonShutdown = "shutdown" // the server is shutting down
-	ReasonPeer     = "peer_goaway"
-	ReasonServer   = "server_goaway" // the HTTP/2 server sent a GOAWAY of its own
-	ReasonError    = "protocol_error"
-	ReasonClosed   = "peer_closed" // the peer closed the connection
-	ReasonRequest  = "requested"   // a drain asked through the API
+	ReasonIdle             = "idle"              // no open stream for IdleTimeout
+	ReasonMaxAge           = "max_age"           // older than MaxConnectionAge
+	ReasonMaxStreams       = "max_streams"       // MaxStreamsPerConnection streams served
+	ReasonHeaderTimeout    = "header_timeout"    // preface, SETTINGS or a header block too slow
+	ReasonKeepaliveTimeout = "keepalive_timeout" // no ACK to a keepalive PING
+	ReasonTooManyPings     = "too_many_pings"    // PING flood (ping enforcement)
+	ReasonShutdown         = "shutdown"          // the server is shutting down
+	ReasonRequested        = "requested"         // a drain asked through the API
+	ReasonPeer             = "peer_goaway"       // the peer sent GOAWAY
+	ReasonServer           = "server_goaway"     // the HTTP/2 server sent a GOAWAY of its own
+	ReasonError            = "protocol_error"    // the HTTP/2 server sent an error GOAWAY
+	ReasonClosed           = "peer_closed"       // the peer closed the connection
 )
 
-// Policy is the connection policy. The zero value imposes no limit.
+// Policy is the connection policy. The zero value imposes no limit; every
+// field states its default and its range. Each limit ends a connection with
+// the same two-phase drain, except where the connection cannot carry one
+// (noted).
 type Policy struct {
 	// IdleTimeout drains a connection that has had no open stream for this
-	// long (reason "idle"). Idleness is the HTTP/2 server's own view (its
-	// active/idle connection state), not a count of frames. Zero means no
-	// idle timeout; the server package then applies http.Server.IdleTimeout
-	// as net/http would.
+	// long (reason "idle"). Idleness is the HTTP/2 server's own view of the
+	// connection. Zero means none; package server then applies
+	// http.Server.IdleTimeout (or ReadTimeout), as net/http would.
 	IdleTimeout time.Duration
+
+	// MaxConnectionAge drains a connection this old (reason "max_age"),
+	// with ±10% jitter so that connections made together do not all end —
+	// and reconnect — together. Zero means no limit.
+	MaxConnectionAge time.Duration
+
+	// MaxConnectionAgeGrace is the grace deadline of a max_age drain. Zero
+	// means the drain's default grace (drain.Config.Grace).
+	MaxConnectionAgeGrace time.Duration
+
+	// MaxStreamsPerConnection drains a connection once it has carried this
+	// many streams (reason "max_streams"), rotating peers across
+	// connections. The stream that reaches the limit, and any crossing the
+	// first GOAWAY, are served. Zero means no limit.
+	MaxStreamsPerConnection int
+
+	// HeaderTimeout bounds how long a peer may take to send the client
+	// preface and its first SETTINGS after the connection starts, and to
+	// complete each header block (HEADERS … CONTINUATION). Past it the
+	// connection is closed (preface) or the stream is reset with
+	// RST_STREAM(CANCEL) — and, since an incomplete header block stops the
+	// whole connection (RFC 9113 §6.10), the connection ends too, with
+	// GOAWAY. A connection that opens no stream is governed by IdleTimeout.
+	// Zero means none.
+	HeaderTimeout time.Duration
+
+	// MaxStreamDuration resets a stream older than this and cancels its
+	// handler's context, through the HTTP/2 server's per-stream write
+	// deadline (RST_STREAM(INTERNAL_ERROR), as http.Server.WriteTimeout
+	// does). A handler may extend or lift it for its own stream with
+	// lifecycle.ExtendStream and lifecycle.LiftStreamLimits. Zero means
+	// none.
+	MaxStreamDuration time.Duration
+
+	// StreamIdleTimeout resets, the same way, a stream whose request body
+	// was not read and whose response was not written for this long.
+	// Enabling it wraps each handler's ResponseWriter and request Body (one
+	// small allocation per request). Zero means none.
+	StreamIdleTimeout time.Duration
+
+	// KeepaliveInterval makes the server PING a connection from which it
+	// has read nothing for this long; KeepaliveTimeout later without the
+	// ACK, the connection is considered dead and closed (reason
+	// "keepalive_timeout"). Zero means no keepalive.
+	KeepaliveInterval time.Duration
+
+	// KeepaliveTimeout is how long a keepalive PING waits for its ACK. Zero
+	// means 20s.
+	KeepaliveTimeout time.Duration
+
+	// PingMinInterval enforces a minimum interval between the client's
+	// PINGs: closer ones are strikes, and more than PingMaxStrikes strikes
+	// end the connection with GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings").
+	// The server sending data resets the count. Zero means no enforcement.
+	PingMinInterval time.Duration
+
+	// PingPermitWithoutStream allows client PINGs on a connection with no
+	// open stream; without it, with enforcement on, such PINGs closer than
+	// two hours apart are strikes (as in grpc-go).
+	PingPermitWithoutStream bool
+
+	// PingMaxStrikes is how many strikes are forgiven. Zero means 2.
+	PingMaxStrikes int
 }
 
-// Validate reports the first setting that is out of range, naming it.
+// Validate reports the first setting that is out of range, naming it as the
+// configuration files do.
 func (p Policy) Validate() error {
-	if p.IdleTimeout < 0 {
-		return fmt.Errorf("idle: idle_timeout must be >= 0, got %v", p.IdleTimeout)
+	for _, f := range p.fields() {
+		if err := f.check(); err != nil {
+			return fmt.Errorf("idle: %s %w", f.name, err)
+		}
 	}
 	return nil
+}
+
+// KeepaliveTimeoutOrDefault returns KeepaliveTimeout with its default.
+func (p Policy) KeepaliveTimeoutOrDefault() time.Duration {
+	if p.KeepaliveTimeout == 0 {
+		return ping.DefaultKeepaliveTimeout
+	}
+	return p.KeepaliveTimeout
+}
+
+// Enforcer returns the PING enforcer the policy describes.
+func (p Policy) Enforcer() ping.Enforcer {
+	return ping.NewEnforcer(p.PingMinInterval, p.PingPermitWithoutStream, p.PingMaxStrikes)
 }

@@ -25,14 +25,23 @@ type Conn struct {
 	s        *Supervisor
 
 	// Owned by the server's reading goroutine.
-	in    frame.Tracker
-	inMax uint32 // highest client stream id seen in a HEADERS frame
+	in        frame.Tracker
+	inMax     uint32 // highest client stream id seen in a HEADERS frame
+	inBlock   uint32 // the new stream whose header block is still arriving
+	blockOpen bool   // a header block is incomplete (HeaderTimeout only)
+
+	// Read by the supervisor's timer, written by the reading goroutine.
+	settingsSeen atomic.Bool   // the client's first SETTINGS arrived
+	blockStart   atomic.Int64  // when the incomplete header block began: 1 + nanoseconds since created; 0 if none
+	blockStream  atomic.Uint32 // its stream
+	dataSent     atomic.Bool   // the server sent HEADERS or DATA since the last client PING (ping enforcement)
 
 	// Work the supervisor posts for the write side. Only the server's own
 	// writes ever wait for wmu: whoever holds it carries the work out
 	// before releasing it, and posting bumps gen so that a holder that
 	// looked too early looks again (see kick).
 	notice   atomic.Pointer[[]byte] // GOAWAY(2^31-1)+PING to insert at a safe point
+	abort    atomic.Pointer[[]byte] // our last frames (RST_STREAM, error GOAWAY), then our FIN
 	wantShut atomic.Bool            // shut the write side once at a frame boundary
 	gen      atomic.Uint32
 
@@ -71,6 +80,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 				act |= c.inFrame(c.in.Last())
 			}
 		}
+		if c.s.headerTimeout {
+			c.trackHeaderBlock()
+		}
 		if act != 0 {
 			c.s.run(act)
 		}
@@ -78,21 +90,58 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// trackHeaderBlock notes when an incomplete header block begins and ends,
+// for the supervisor's HeaderTimeout check: a store per transition, no lock.
+func (c *Conn) trackHeaderBlock() {
+	id, pending := c.in.HeadersPending()
+	if pending == c.blockOpen {
+		return
+	}
+	c.blockOpen = pending
+	if !pending {
+		c.blockStart.Store(0)
+		return
+	}
+	c.blockStream.Store(id)
+	c.blockStart.Store(1 + int64(c.s.clock.Since(c.s.created)))
+}
+
 // inFrame observes a frame the server has just read in full.
 func (c *Conn) inFrame(f *frame.Frame) drain.Action {
 	switch f.Type {
 	case frame.TypeHeaders:
 		// Only HEADERS opens a stream (PRIORITY may name idle streams);
-		// a HEADERS on a known stream carries trailers.
+		// a HEADERS on a known stream carries trailers. The server takes
+		// the stream in when its header block ends.
 		if id := f.StreamID; id > c.inMax && id%2 == 1 {
 			c.inMax = id
+			if !f.Flags.Has(frame.FlagEndHeaders) {
+				c.inBlock = id
+				return 0
+			}
+			return c.s.streamOpened(id)
+		}
+	case frame.TypeContinuation:
+		if id := c.inBlock; id != 0 && f.StreamID == id && f.Flags.Has(frame.FlagEndHeaders) {
+			c.inBlock = 0
 			return c.s.streamOpened(id)
 		}
 	case frame.TypeRSTStream:
 		return c.s.streamEnded(f.StreamID, false)
 	case frame.TypePing:
-		if f.Flags.Has(frame.FlagAck) && f.Length == 8 && ping.Ours(f.PingData()) {
+		if f.Length != 8 {
+			return 0 // a connection error the server will answer
+		}
+		if !f.Flags.Has(frame.FlagAck) {
+			return c.s.clientPing()
+		}
+		if ping.Ours(f.PingData()) {
 			return c.s.pingAcked(f.PingData())
+		}
+		return c.s.serverPingAcked(f.PingData())
+	case frame.TypeSettings:
+		if !f.Flags.Has(frame.FlagAck) && !c.settingsSeen.Load() {
+			c.settingsSeen.Store(true)
 		}
 	case frame.TypeGoAway:
 		return c.s.peerGoAway()
@@ -136,7 +185,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		n, err = c.writeWithNotice(p, notice, at)
 		act |= c.s.noticeWritten()
 	}
-	if c.notice.Load() != nil || c.wantShut.Load() {
+	if c.notice.Load() != nil || c.wantShut.Load() || c.abort.Load() != nil {
 		act |= c.serviceLocked()
 	}
 	c.wmu.Unlock()
@@ -173,8 +222,15 @@ func (c *Conn) writeWithNotice(p, notice []byte, at int) (int, error) {
 func (c *Conn) outFrame(f *frame.Frame) drain.Action {
 	switch f.Type {
 	case frame.TypeHeaders, frame.TypeData:
+		if c.s.enforcePings && !c.dataSent.Load() {
+			c.dataSent.Store(true)
+		}
 		if f.Flags.Has(frame.FlagEndStream) {
 			return c.s.streamEnded(f.StreamID, true)
+		}
+	case frame.TypePing:
+		if !f.Flags.Has(frame.FlagAck) && f.Length == 8 {
+			c.s.serverPingSent(f.PingData()) // the HTTP/2 server's keepalive
 		}
 	case frame.TypeRSTStream:
 		return c.s.streamEnded(f.StreamID, false)
@@ -203,6 +259,17 @@ func (c *Conn) outFrame(f *frame.Frame) drain.Action {
 // connection for good.
 func (c *Conn) postNotice(notice []byte) {
 	c.notice.Store(&notice)
+	c.gen.Add(1)
+	go c.kick()
+}
+
+// postAbort asks for frames to end the connection with — a RST_STREAM, an
+// error GOAWAY — written at the next frame boundary and followed at once by
+// our FIN, so that the server cannot write a GOAWAY with a higher
+// last-stream-id after ours.
+func (c *Conn) postAbort(frames []byte) {
+	c.abort.Store(&frames)
+	c.wantShut.Store(true)
 	c.gen.Add(1)
 	go c.kick()
 }
@@ -238,9 +305,19 @@ func (c *Conn) kick() {
 func (c *Conn) serviceLocked() drain.Action {
 	if c.shut {
 		c.notice.Store(nil)
+		c.abort.Store(nil)
 		return 0
 	}
 	var act drain.Action
+	if c.abort.Load() != nil {
+		c.notice.Store(nil) // the connection ends without a drain
+		if c.out.Boundary() {
+			c.Conn.Write(*c.abort.Swap(nil))
+			c.shut = true
+			c.closeWrite()
+		}
+		return 0
+	}
 	if c.notice.Load() != nil && c.canInject() {
 		if np := c.notice.Swap(nil); np != nil {
 			c.Conn.Write(*np) // an error surfaces on the server's next read or write

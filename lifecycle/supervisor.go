@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"crypto/tls"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -67,22 +68,29 @@ type Supervisor struct {
 	created time.Time
 	done    chan struct{}
 
-	mu          sync.Mutex
-	seq         drain.Sequence
-	reason      string
-	pings       ping.Tracker
-	noticePing  [8]byte // opaque data of the drain's PING
-	rtt         time.Duration
-	streams     streamSet
-	serverIdle  bool // the server's own view (http.ConnState)
-	busy        bool // streams open, as last told to seq
-	idleSince   time.Time
-	goAwayLast  uint32 // last-stream-id of the server's GOAWAY
-	goneAway    bool
-	peerMax     uint32 // highest client stream id processed
-	opened      uint64
-	completed   uint64
-	reset       uint64
+	mu            sync.Mutex
+	seq           drain.Sequence
+	reason        string
+	pings         ping.Tracker
+	noticePing    [8]byte // opaque data of the drain's PING
+	rtt           time.Duration
+	streams       streamSet
+	serverIdle    bool // the server's own view (http.ConnState)
+	busy          bool // streams open, as last told to seq
+	idleSince     time.Time
+	goAwayLast    uint32 // last-stream-id of the server's GOAWAY
+	goneAway      bool
+	peerMax       uint32 // highest client stream id processed
+	opened        uint64
+	completed     uint64
+	reset         uint64
+	headerTimeout bool // Policy.HeaderTimeout is set: the tap follows header blocks
+	enforcePings  bool // the ping policy is enforced: the tap notes data sent
+	enforcer      ping.Enforcer
+	ageAt         time.Time // MaxConnectionAge, with jitter; zero if none
+	serverPing    [8]byte   // the HTTP/2 server's outstanding keepalive PING
+	serverPingAt  time.Time // zero if none is outstanding
+
 	deferred    bool // a drain waits for the first stream (drain.Config.FirstStreamWait)
 	deferReason string
 	deferUntil  time.Time // when the deferred drain starts anyway
@@ -124,6 +132,14 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 		s.opened = 1
 	}
 	s.seq.Timing = cfg.Drain.Timing(nil)
+	s.headerTimeout = cfg.Policy.HeaderTimeout > 0
+	s.enforcer = cfg.Policy.Enforcer()
+	s.enforcePings = s.enforcer.Enabled()
+	if age := cfg.Policy.MaxConnectionAge; age > 0 {
+		// ±10% jitter spreads the reconnects of connections made together.
+		jitter := time.Duration(rand.Int64N(int64(age)/5+1)) - age/10
+		s.ageAt = s.created.Add(age + jitter)
+	}
 	s.mu.Lock()
 	s.updateBusy(s.created)
 	s.rearm(s.created)
@@ -282,6 +298,9 @@ func (s *Supervisor) streamOpened(id uint32) drain.Action {
 		act |= s.seq.Handle(drain.StreamOpened, now)
 		s.rearm(now)
 	}
+	if max := s.cfg.Policy.MaxStreamsPerConnection; max > 0 && s.opened == uint64(max) && s.seq.Phase() == drain.Active {
+		act |= s.startDrain(now, idle.ReasonMaxStreams, 0)
+	}
 	return act
 }
 
@@ -412,6 +431,12 @@ func (s *Supervisor) rearm(now time.Time) {
 	if s.deferred && (at.IsZero() || s.deferUntil.Before(at)) {
 		at = s.deferUntil
 	}
+	if !s.ageAt.IsZero() && s.seq.Phase() == drain.Active && (at.IsZero() || s.ageAt.Before(at)) {
+		at = s.ageAt
+	}
+	if d, ok := s.headerDeadline(now); ok && (at.IsZero() || d.Before(at)) {
+		at = d
+	}
 	if at.IsZero() || s.closed {
 		return
 	}
@@ -448,6 +473,12 @@ func (s *Supervisor) onTimer() {
 	if d, ok := s.idleDeadline(); ok && !now.Before(d) {
 		act |= s.startDrain(now, idle.ReasonIdle, 0)
 	}
+	if !s.ageAt.IsZero() && !now.Before(s.ageAt) && s.seq.Phase() == drain.Active {
+		act |= s.startDrain(now, idle.ReasonMaxAge, s.cfg.Policy.MaxConnectionAgeGrace)
+	}
+	if d, ok := s.headerDeadline(now); ok && !now.Before(d) {
+		act |= s.headerTimedOut(now)
+	}
 	s.rearm(now)
 	s.mu.Unlock()
 	s.run(act)
@@ -461,6 +492,11 @@ func (s *Supervisor) connGone() {
 	s.closed = true
 	if s.timer != nil {
 		s.timer.Stop()
+	}
+	if s.reason == "" && !s.serverPingAt.IsZero() && now.Sub(s.serverPingAt) >= s.cfg.Policy.KeepaliveTimeoutOrDefault() {
+		// The HTTP/2 server closes a connection whose keepalive PING went
+		// unanswered for its PingTimeout.
+		s.reason = idle.ReasonKeepaliveTimeout
 	}
 	if s.reason == "" {
 		s.reason = idle.ReasonClosed

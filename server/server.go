@@ -171,7 +171,15 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 		},
 	}
 	copyVersionSettings(t, hs)
+	// MaxStreamDuration is the server's own per-stream write deadline,
+	// which resets the stream and cancels its handler's context.
+	t.WriteTimeout = earliestLimit(hs.WriteTimeout, s.cfg.Policy.MaxStreamDuration)
 	h2 := &http2.Server{}
+	if p := s.cfg.Policy; p.KeepaliveInterval > 0 {
+		// The server PINGs a silent connection and closes it when the ACK
+		// does not come; the supervisor watches and reports it.
+		h2.ReadIdleTimeout, h2.PingTimeout = p.KeepaliveInterval, p.KeepaliveTimeoutOrDefault()
+	}
 	if err := http2.ConfigureServer(t, h2); err != nil {
 		s.logf(hs, "h2lifecycle: configuring the HTTP/2 server: %v", err)
 		nc.Close()
@@ -205,6 +213,9 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 	if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
 		ctx = bc.BaseContext() // carries ConnContext's and BaseContext's values
 	}
+	if idle := s.cfg.Policy.StreamIdleTimeout; idle > 0 {
+		h = lifecycle.WatchStreams(h, idle, t.WriteTimeout)
+	}
 	h2.ServeConn(sup.Conn(), &http2.ServeConnOpts{
 		Context:          ctx,
 		Handler:          h,
@@ -214,6 +225,14 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 	// The server closes the connection when it is done; make sure the
 	// supervisor's end runs even if it did not.
 	sup.Conn().Close()
+}
+
+// earliestLimit is the shorter of two optional durations (zero: none).
+func earliestLimit(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 func (s *Server) track(sup *lifecycle.Supervisor) {

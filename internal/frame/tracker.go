@@ -71,6 +71,26 @@ func (t *Tracker) Boundary() bool {
 // InHeaderBlock reports whether a header block has started and not ended.
 func (t *Tracker) InHeaderBlock() bool { return t.inBlock }
 
+// Partial returns the header of the frame whose payload is being read, if
+// the bytes fed so far end inside a payload.
+func (t *Tracker) Partial() (Header, bool) {
+	if t.nhdr == HeaderLen && t.rem > 0 {
+		return t.cur.Header, true
+	}
+	return Header{}, false
+}
+
+// HeadersPending reports whether a header block is incomplete — one has
+// started and not ended, or a HEADERS frame (the start of one) is still
+// arriving — and for which stream. While it is, the connection can carry
+// nothing else inbound (RFC 9113 §6.10).
+func (t *Tracker) HeadersPending() (streamID uint32, pending bool) {
+	if t.inBlock || (t.nhdr == HeaderLen && t.rem > 0 && (t.cur.Type == TypeHeaders || t.cur.Type == TypePushPromise)) {
+		return t.cur.StreamID, true // the block's frames all name its stream
+	}
+	return 0, false
+}
+
 // Last returns the frame that the latest call to Next reported complete. It
 // stays valid until the next call to Next.
 func (t *Tracker) Last() *Frame { return &t.cur }

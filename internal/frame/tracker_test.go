@@ -346,3 +346,27 @@ func BenchmarkTrackerResponse(b *testing.B) {
 		}
 	}
 }
+
+func TestTrackerPartialAndHeadersPending(t *testing.T) {
+	var buf bytes.Buffer
+	fr := http2.NewFramer(&buf, nil)
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0x88, 0x88}, EndHeaders: false})
+	fr.WriteContinuation(1, true, []byte{0x88})
+	fr.WriteData(1, true, []byte("abc"))
+	b := buf.Bytes()
+	hdrEnd, blockEnd := 9+2, 9+2+9+1
+	var tr Tracker
+	for i := range b {
+		tr.Next(b[i : i+1])
+		n := i + 1
+		h, partial := tr.Partial()
+		wantPartial := (n >= 9 && n < hdrEnd) || (n >= hdrEnd+9 && n < blockEnd) || (n >= blockEnd+9 && n < len(b))
+		if partial != wantPartial {
+			t.Fatalf("after %d bytes: Partial = %v %v, want %v", n, h, partial, wantPartial)
+		}
+		id, pending := tr.HeadersPending()
+		if want := n >= 9 && n < blockEnd; pending != want || (pending && id != 1) {
+			t.Fatalf("after %d bytes: HeadersPending = %d %v, want %v", n, id, pending, want)
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package lifecycle
+
+import (
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Per-stream limits (idle.Policy.MaxStreamDuration, StreamIdleTimeout) are
+// enforced through the HTTP/2 server's own per-stream write deadline: when
+// it passes, the server resets the stream (RST_STREAM(INTERNAL_ERROR), as
+// for http.Server.WriteTimeout) and cancels the handler's context.
+// MaxStreamDuration alone costs nothing per request: package server sets it
+// as the write timeout of the server that serves the connection.
+// StreamIdleTimeout needs to see activity, so WatchStreams wraps the
+// handler's ResponseWriter and request Body.
+
+// ErrNoStream is returned by ExtendStream and LiftStreamLimits for a
+// ResponseWriter that does not belong to an HTTP/2 stream with deadlines.
+var ErrNoStream = errors.New("lifecycle: the ResponseWriter has no stream deadline to change")
+
+// ExtendStream lets the stream answered by w run for d from now, and stay
+// idle up to d at a time, whatever the connection's MaxStreamDuration,
+// StreamIdleTimeout and http.Server.WriteTimeout say. A handler uses it for
+// a request that has earned more time, such as an authenticated upload.
+func ExtendStream(w http.ResponseWriter, d time.Duration) error {
+	if sw := findWatch(w); sw != nil {
+		return sw.extend(time.Now().Add(d), d)
+	}
+	return setWriteDeadline(w, time.Now().Add(d))
+}
+
+// LiftStreamLimits removes the stream limits of the stream answered by w:
+// MaxStreamDuration, StreamIdleTimeout and http.Server.WriteTimeout.
+func LiftStreamLimits(w http.ResponseWriter) error {
+	if sw := findWatch(w); sw != nil {
+		return sw.extend(time.Time{}, 0)
+	}
+	return setWriteDeadline(w, time.Time{})
+}
+
+func setWriteDeadline(w http.ResponseWriter, t time.Time) error {
+	if err := http.NewResponseController(w).SetWriteDeadline(t); err != nil {
+		return errors.Join(ErrNoStream, err)
+	}
+	return nil
+}
+
+// findWatch finds the streamWatch in w's Unwrap chain.
+func findWatch(w http.ResponseWriter) *streamWatch {
+	for range 32 {
+		switch v := w.(type) {
+		case *streamWatch:
+			return v
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// WatchStreams wraps h so that a stream whose request body is not read and
+// whose response is not written for idle is reset, and a stream that runs
+// past maxDuration is too (zero: no limit; the server's own write timeout
+// can enforce that one alone). Handlers keep every optional interface of
+// the ResponseWriter through Unwrap (http.ResponseController) and directly
+// for http.Flusher, http.Pusher and io.StringWriter.
+func WatchStreams(h http.Handler, idle, maxDuration time.Duration) http.Handler {
+	if idle <= 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		sw := &streamWatch{ResponseWriter: w, idle: idle}
+		if maxDuration > 0 {
+			sw.hard = now.Add(maxDuration).UnixNano()
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			sw.body.ReadCloser, sw.body.sw = r.Body, sw
+			r.Body = &sw.body
+		}
+		sw.touch(now)
+		defer sw.done.Store(true)
+		h.ServeHTTP(sw, r)
+	})
+}
+
+// streamWatch is a ResponseWriter whose stream's write deadline follows its
+// activity.
+type streamWatch struct {
+	http.ResponseWriter
+	body watchedBody
+	idle time.Duration
+
+	mu       sync.Mutex // orders the deadline changes sent to the server
+	hard     int64      // unix ns the stream may not outlive; 0 if none
+	deadline atomic.Int64
+	lifted   atomic.Bool
+	done     atomic.Bool // the handler returned: the stream is gone
+}
+
+const noDeadline = math.MaxInt64
+
+// touch notes activity at now, moving the deadline when less than half the
+// idle period is left: at most about two deadline changes per idle period.
+func (sw *streamWatch) touch(now time.Time) {
+	if sw.lifted.Load() || sw.done.Load() {
+		return
+	}
+	ns := now.UnixNano()
+	if d := sw.deadline.Load(); d-ns > int64(sw.idle)/2 || (sw.hard != 0 && d == sw.hard) {
+		return
+	}
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.lifted.Load() {
+		return
+	}
+	next := ns + int64(sw.idle)
+	if sw.hard != 0 && sw.hard < next {
+		next = sw.hard
+	}
+	if next <= sw.deadline.Load() {
+		return
+	}
+	sw.deadline.Store(next)
+	http.NewResponseController(sw.ResponseWriter).SetWriteDeadline(time.Unix(0, next))
+}
+
+// extend replaces the limits: until (zero: none) and an idle period.
+func (sw *streamWatch) extend(until time.Time, idle time.Duration) error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if until.IsZero() {
+		sw.lifted.Store(true)
+		sw.deadline.Store(noDeadline)
+		return setWriteDeadline(sw.ResponseWriter, time.Time{})
+	}
+	sw.idle, sw.hard = idle, until.UnixNano()
+	sw.deadline.Store(sw.hard)
+	return setWriteDeadline(sw.ResponseWriter, until)
+}
+
+func (sw *streamWatch) Write(p []byte) (int, error) {
+	sw.touch(time.Now())
+	return sw.ResponseWriter.Write(p)
+}
+
+func (sw *streamWatch) WriteString(s string) (int, error) {
+	sw.touch(time.Now())
+	return io.WriteString(sw.ResponseWriter, s)
+}
+
+func (sw *streamWatch) Flush() {
+	sw.touch(time.Now())
+	http.NewResponseController(sw.ResponseWriter).Flush()
+}
+
+func (sw *streamWatch) FlushError() error {
+	sw.touch(time.Now())
+	return http.NewResponseController(sw.ResponseWriter).Flush()
+}
+
+func (sw *streamWatch) Push(target string, opts *http.PushOptions) error {
+	if p, ok := sw.ResponseWriter.(http.Pusher); ok {
+		return p.Push(target, opts)
+	}
+	return http.ErrNotSupported
+}
+
+// CloseNotify forwards the deprecated http.CloseNotifier of the server's
+// ResponseWriter, which x/net implements.
+func (sw *streamWatch) CloseNotify() <-chan bool {
+	if cn, ok := sw.ResponseWriter.(http.CloseNotifier); ok {
+		return cn.CloseNotify()
+	}
+	return make(chan bool)
+}
+
+// Unwrap gives http.ResponseController the server's ResponseWriter.
+func (sw *streamWatch) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
+
+// watchedBody is a request body whose reads count as activity.
+type watchedBody struct {
+	io.ReadCloser
+	sw *streamWatch
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.sw.touch(time.Now())
+	}
+	return n, err
+}
