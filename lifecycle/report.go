@@ -123,7 +123,8 @@ func (s *Supervisor) logReport(r *Report) {
 	tl := &r.Timeline
 	fields = append(fields,
 		zap.Duration("notice", span(tl.Start, tl.Ack)),
-		zap.Duration("final", span(tl.Ack, tl.StreamsDone)),
+		zap.Duration("settle", span(tl.Ack, tl.Final)),
+		zap.Duration("final", span(tl.Final, tl.StreamsDone)),
 		zap.Duration("closing", span(tl.HalfClosed, tl.Closed)),
 		zap.Duration("total", span(tl.Start, tl.Closed)),
 		zap.Duration("rtt", r.RTT),
@@ -140,10 +141,11 @@ func (s *Supervisor) logReport(r *Report) {
 	s.log.Info("http2 connection drained", fields...)
 }
 
-// span is b-a, or zero when either did not happen.
+// span is b-a: zero when either did not happen or b came first (streams
+// can end before the ACK; the client can close before the final GOAWAY).
 func span(a, b time.Time) time.Duration {
 	if a.IsZero() || b.IsZero() {
 		return 0
 	}
-	return b.Sub(a)
+	return max(b.Sub(a), 0)
 }
