@@ -16,6 +16,13 @@
 // finish), and exits 0 once every connection is closed, or at -grace, when
 // the streams still open are reset. A second signal kills it at once.
 //
+// The connection policy is all in flags (-idle-timeout, -max-connection-age,
+// -max-connection-age-grace, -max-streams-per-connection, -header-timeout,
+// -max-stream-duration, -stream-idle-timeout, -keepalive-interval,
+// -keepalive-timeout, -ping-min-interval, -ping-permit-without-stream,
+// -ping-max-strikes) and can come from a JSON or YAML file with -policy FILE
+// (same names in snake_case); a flag given explicitly wins over the file.
+//
 // Logs are zap's production JSON on stderr, at -log-level; each drained
 // connection gets one Info line ("http2 connection drained").
 package main
@@ -60,12 +67,16 @@ type config struct {
 	addr         string
 	certFile     string
 	keyFile      string
-	idleTimeout  time.Duration
+	policyFile   string
+	policy       idle.Policy
 	grace        time.Duration
 	handlerDelay time.Duration
 	logLevel     zapcore.Level
 }
 
+// parseFlags reads the flags. The connection policy comes from -policy FILE
+// (JSON or YAML) and from one flag per policy field (-idle-timeout,
+// -max-connection-age, ...); a flag given explicitly wins over the file.
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c := config{logLevel: zapcore.InfoLevel}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
@@ -73,26 +84,43 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	fs.StringVar(&c.certFile, "tls-cert", "", "TLS certificate file (PEM); with -tls-key, serve h2 and HTTP/1.1 over TLS")
 	fs.StringVar(&c.keyFile, "tls-key", "", "TLS private key file (PEM)")
-	fs.DurationVar(&c.idleTimeout, "idle-timeout", 0, "drain HTTP/2 connections idle this long (0: never)")
+	fs.StringVar(&c.policyFile, "policy", "", "connection policy file, JSON or YAML (keys: idle_timeout, max_connection_age, ...); flags win over it")
 	fs.DurationVar(&c.grace, "grace", 30*time.Second, "how long a shutdown may take before the streams still open are reset")
 	fs.DurationVar(&c.handlerDelay, "handler-delay", 0, "how long the handler waits before answering")
 	fs.Var(&c.logLevel, "log-level", "log level: debug, info, warn, error")
+	c.policy.RegisterFlags(fs, "")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.policyFile != "" {
+		var p idle.Policy
+		if err := p.LoadFile(c.policyFile); err != nil {
+			return c, err
+		}
+		over := flag.NewFlagSet("policy", flag.ContinueOnError)
+		p.RegisterFlags(over, "")
+		var err error
+		fs.Visit(func(f *flag.Flag) {
+			if over.Lookup(f.Name) != nil && err == nil {
+				err = over.Set(f.Name, f.Value.String())
+			}
+		})
+		if err != nil {
+			return c, err
+		}
+		c.policy = p
 	}
 	switch {
 	case fs.NArg() > 0:
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	case (c.certFile == "") != (c.keyFile == ""):
 		return c, errors.New("-tls-cert and -tls-key go together")
-	case c.idleTimeout < 0:
-		return c, fmt.Errorf("-idle-timeout must be >= 0, got %v", c.idleTimeout)
 	case c.grace <= 0:
 		return c, fmt.Errorf("-grace must be > 0, got %v", c.grace)
 	case c.handlerDelay < 0:
 		return c, fmt.Errorf("-handler-delay must be >= 0, got %v", c.handlerDelay)
 	}
-	return c, nil
+	return c, c.policy.Validate()
 }
 
 // run serves until ctx is done, then drains and returns nil: a drain cut
@@ -137,7 +165,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ErrorLog:          zap.NewStdLog(log.Named("net/http")),
 	}
 	h2, err := server.Wrap(srv, server.Config{
-		Policy: idle.Policy{IdleTimeout: cfg.idleTimeout},
+		Policy: cfg.policy,
 		Drain:  drain.Config{Grace: cfg.grace},
 	}, server.WithLogger(log))
 	if err != nil {
@@ -151,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Tooling reads this line to learn the port.
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 	log.Info("listening", zap.Stringer("addr", ln.Addr()), zap.Bool("tls", useTLS),
-		zap.Duration("idle_timeout", cfg.idleTimeout), zap.Duration("grace", cfg.grace))
+		zap.Any("policy", cfg.policy), zap.Duration("grace", cfg.grace))
 
 	serveErr := make(chan error, 1)
 	go func() {

@@ -326,3 +326,29 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
 	}
 	return certFile, keyFile
 }
+
+// TestPolicyFlagsAndFile: every policy field has a flag; -policy FILE sets
+// them too, and a flag given explicitly wins over the file.
+func TestPolicyFlagsAndFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(file, []byte("idle_timeout: 30s\nmax_connection_age: 10m\nmax_streams_per_connection: 100\n"), 0o600)
+	c, err := parseFlags([]string{"-policy", file, "-max-connection-age", "5m", "-header-timeout", "2s",
+		"-keepalive-interval", "1m", "-ping-permit-without-stream"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.policy
+	if p.IdleTimeout != 30*time.Second || p.MaxConnectionAge != 5*time.Minute || p.MaxStreamsPerConnection != 100 ||
+		p.HeaderTimeout != 2*time.Second || p.KeepaliveInterval != time.Minute || !p.PingPermitWithoutStream {
+		t.Errorf("policy %+v", p)
+	}
+	os.WriteFile(file, []byte("idle_timeot: 30s\n"), 0o600)
+	if _, err := parseFlags([]string{"-policy", file}, io.Discard); err == nil || !strings.Contains(err.Error(), `unknown setting "idle_timeot"`) {
+		t.Errorf("bad policy file: %v", err)
+	}
+	if _, err := parseFlags([]string{"-max-connection-age-grace", "-5s"}, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "max_connection_age_grace must be >= 0, got -5s") {
+		t.Errorf("bad flag: %v", err)
+	}
+}
