@@ -1,0 +1,54 @@
+package lifecycle
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// wrapper is a middleware's ResponseWriter that follows the Unwrap convention.
+type wrapper struct{ http.ResponseWriter }
+
+func (w wrapper) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func TestWatchStreamsKeepsInterfaces(t *testing.T) {
+	var seen http.ResponseWriter
+	h := WatchStreams(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = w }), time.Second, 0)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if _, ok := seen.(http.Flusher); !ok {
+		t.Error("not an http.Flusher")
+	}
+	if _, ok := seen.(http.Pusher); !ok {
+		t.Error("not an http.Pusher")
+	}
+	if _, ok := seen.(io.StringWriter); !ok {
+		t.Error("not an io.StringWriter")
+	}
+	if u, ok := seen.(interface{ Unwrap() http.ResponseWriter }); !ok || u.Unwrap() != rec {
+		t.Error("Unwrap does not give the server's ResponseWriter")
+	}
+	if findWatch(wrapper{wrapper{seen}}) == nil {
+		t.Error("findWatch does not look through middleware wrappers")
+	}
+}
+
+func TestWatchStreamsOffIsTheHandler(t *testing.T) {
+	h := http.NotFoundHandler()
+	if got := WatchStreams(h, 0, time.Minute); got == nil || findWatch(httptest.NewRecorder()) != nil {
+		t.Fatal("WatchStreams with no idle timeout")
+	}
+}
+
+func TestExtendStreamWithoutDeadlines(t *testing.T) {
+	// A ResponseWriter without per-stream deadlines (not HTTP/2) says so.
+	if err := ExtendStream(httptest.NewRecorder(), time.Minute); !errors.Is(err, ErrNoStream) {
+		t.Errorf("ExtendStream on a recorder: %v", err)
+	}
+	if err := LiftStreamLimits(httptest.NewRecorder()); !errors.Is(err, ErrNoStream) {
+		t.Errorf("LiftStreamLimits on a recorder: %v", err)
+	}
+}
