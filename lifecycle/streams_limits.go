@@ -65,28 +65,57 @@ func findWatch(w http.ResponseWriter) *streamWatch {
 	return nil
 }
 
+// StreamOptions are per-stream behaviours that need to see a handler's
+// writes: package server builds them from idle.Policy and server.Config.
+type StreamOptions struct {
+	// IdleTimeout resets a stream whose request body is not read and whose
+	// response is not written for this long. Zero: none.
+	IdleTimeout time.Duration
+
+	// MaxDuration, with IdleTimeout, is the time a stream may run at most
+	// (the server's own write timeout enforces it alone). Zero: none.
+	MaxDuration time.Duration
+
+	// HoldHeaderFlush holds a Flush that comes before any body byte for up
+	// to this long. If the handler returns meanwhile, the response ends on
+	// its HEADERS frame (END_STREAM on HEADERS) instead of HEADERS and an
+	// empty DATA(END_STREAM), which gRPC clients reject ("server closed the
+	// stream without sending trailers"; httputil.ReverseProxy flushes from a
+	// timer goroutine that races the handler's return). If it writes body
+	// data, headers and data go out together, at once. Zero: none.
+	HoldHeaderFlush time.Duration
+}
+
+func (o StreamOptions) enabled() bool { return o.IdleTimeout > 0 || o.HoldHeaderFlush > 0 }
+
 // WatchStreams wraps h so that a stream whose request body is not read and
 // whose response is not written for idle is reset, and a stream that runs
-// past maxDuration is too (zero: no limit; the server's own write timeout
-// can enforce that one alone). Handlers keep every optional interface of
-// the ResponseWriter through Unwrap (http.ResponseController) and directly
-// for http.Flusher, http.Pusher and io.StringWriter.
+// past maxDuration is too. It is WrapStreams with only those options.
 func WatchStreams(h http.Handler, idle, maxDuration time.Duration) http.Handler {
-	if idle <= 0 {
+	return WrapStreams(h, StreamOptions{IdleTimeout: idle, MaxDuration: maxDuration})
+}
+
+// WrapStreams wraps h with the per-stream behaviours of o; with none
+// enabled it returns h. Handlers keep every optional interface of the
+// ResponseWriter through Unwrap (http.ResponseController) and directly for
+// http.Flusher, http.Pusher and io.StringWriter. The wrapper costs one
+// small allocation per request.
+func WrapStreams(h http.Handler, o StreamOptions) http.Handler {
+	if !o.enabled() {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
-		sw := &streamWatch{ResponseWriter: w, idle: idle}
-		if maxDuration > 0 {
-			sw.hard = now.Add(maxDuration).UnixNano()
+		sw := &streamWatch{ResponseWriter: w, idle: o.IdleTimeout, hold: o.HoldHeaderFlush}
+		if o.MaxDuration > 0 && o.IdleTimeout > 0 {
+			sw.hard = now.Add(o.MaxDuration).UnixNano()
 		}
-		if r.Body != nil && r.Body != http.NoBody {
+		if o.IdleTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
 			sw.body.ReadCloser, sw.body.sw = r.Body, sw
 			r.Body = &sw.body
 		}
 		sw.touch(now)
-		defer sw.done.Store(true)
+		defer sw.finish()
 		h.ServeHTTP(sw, r)
 	})
 }
@@ -97,12 +126,18 @@ type streamWatch struct {
 	http.ResponseWriter
 	body watchedBody
 	idle time.Duration
+	hold time.Duration
 
-	mu       sync.Mutex // orders the deadline changes sent to the server
+	mu       sync.Mutex // orders deadline changes; serializes writes while a flush is held
 	hard     int64      // unix ns the stream may not outlive; 0 if none
 	deadline atomic.Int64
 	lifted   atomic.Bool
 	done     atomic.Bool // the handler returned: the stream is gone
+
+	// HoldHeaderFlush, under mu.
+	wroteBody bool
+	held      bool
+	holdTimer *time.Timer
 }
 
 const noDeadline = math.MaxInt64
@@ -110,7 +145,7 @@ const noDeadline = math.MaxInt64
 // touch notes activity at now, moving the deadline when less than half the
 // idle period is left: at most about two deadline changes per idle period.
 func (sw *streamWatch) touch(now time.Time) {
-	if sw.lifted.Load() || sw.done.Load() {
+	if sw.idle <= 0 || sw.lifted.Load() || sw.done.Load() {
 		return
 	}
 	ns := now.UnixNano()
@@ -149,22 +184,90 @@ func (sw *streamWatch) extend(until time.Time, idle time.Duration) error {
 
 func (sw *streamWatch) Write(p []byte) (int, error) {
 	sw.touch(time.Now())
-	return sw.ResponseWriter.Write(p)
+	if sw.hold <= 0 {
+		return sw.ResponseWriter.Write(p)
+	}
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	n, err := sw.ResponseWriter.Write(p)
+	sw.bodyWrittenLocked(n)
+	return n, err
 }
 
 func (sw *streamWatch) WriteString(s string) (int, error) {
 	sw.touch(time.Now())
-	return io.WriteString(sw.ResponseWriter, s)
+	if sw.hold <= 0 {
+		return io.WriteString(sw.ResponseWriter, s)
+	}
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	n, err := io.WriteString(sw.ResponseWriter, s)
+	sw.bodyWrittenLocked(n)
+	return n, err
 }
 
-func (sw *streamWatch) Flush() {
-	sw.touch(time.Now())
-	http.NewResponseController(sw.ResponseWriter).Flush()
+// bodyWrittenLocked notes body bytes; a held flush goes out with them.
+func (sw *streamWatch) bodyWrittenLocked(n int) {
+	if n == 0 || sw.wroteBody {
+		return
+	}
+	sw.wroteBody = true
+	if sw.held {
+		sw.releaseLocked()
+	}
 }
+
+func (sw *streamWatch) Flush() { sw.FlushError() }
 
 func (sw *streamWatch) FlushError() error {
 	sw.touch(time.Now())
+	if sw.hold <= 0 {
+		return http.NewResponseController(sw.ResponseWriter).Flush()
+	}
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if !sw.wroteBody {
+		// Headers alone: hold them, in case the handler is about to return
+		// with no body, so that the stream can end on its HEADERS frame.
+		if !sw.held {
+			sw.held = true
+			sw.holdTimer = time.AfterFunc(sw.hold, sw.holdExpired)
+		}
+		return nil
+	}
 	return http.NewResponseController(sw.ResponseWriter).Flush()
+}
+
+// holdExpired sends a held flush: the handler neither wrote nor returned in
+// time (a stream that sends its headers and waits, such as SSE).
+func (sw *streamWatch) holdExpired() {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.held && !sw.done.Load() {
+		sw.releaseLocked()
+	}
+}
+
+func (sw *streamWatch) releaseLocked() {
+	sw.held = false
+	sw.holdTimer.Stop()
+	http.NewResponseController(sw.ResponseWriter).Flush()
+}
+
+// finish runs when the handler returns: a held flush is dropped, and the
+// server ends the stream with whatever was written.
+func (sw *streamWatch) finish() {
+	if sw.hold > 0 {
+		sw.mu.Lock()
+		sw.done.Store(true)
+		if sw.held {
+			sw.held = false
+			sw.holdTimer.Stop()
+		}
+		sw.mu.Unlock()
+		return
+	}
+	sw.done.Store(true)
 }
 
 func (sw *streamWatch) Push(target string, opts *http.PushOptions) error {

@@ -30,12 +30,24 @@ type Config struct {
 
 	// Drain holds the grace deadline, ping timeout and linger of drains.
 	Drain drain.Config
+
+	// HoldHeaderFlush holds a handler's Flush that comes before any body
+	// byte for up to this long, so that a response that turns out to have
+	// no body ends on its HEADERS frame rather than with an empty
+	// DATA(END_STREAM), which gRPC clients reject; see
+	// lifecycle.StreamOptions. Zero means off. A few milliseconds suit a
+	// gRPC reverse proxy; it wraps each handler (one allocation per
+	// request).
+	HoldHeaderFlush time.Duration
 }
 
 // Validate reports the first setting that is out of range, naming it.
 func (c Config) Validate() error {
 	if err := c.Policy.Validate(); err != nil {
 		return err
+	}
+	if c.HoldHeaderFlush < 0 {
+		return fmt.Errorf("server: hold_header_flush must be >= 0, got %v", c.HoldHeaderFlush)
 	}
 	return c.Drain.Validate()
 }
@@ -213,9 +225,11 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 	if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
 		ctx = bc.BaseContext() // carries ConnContext's and BaseContext's values
 	}
-	if idle := s.cfg.Policy.StreamIdleTimeout; idle > 0 {
-		h = lifecycle.WatchStreams(h, idle, t.WriteTimeout)
-	}
+	h = lifecycle.WrapStreams(h, lifecycle.StreamOptions{
+		IdleTimeout:     s.cfg.Policy.StreamIdleTimeout,
+		MaxDuration:     t.WriteTimeout,
+		HoldHeaderFlush: s.cfg.HoldHeaderFlush,
+	})
 	h2.ServeConn(sup.Conn(), &http2.ServeConnOpts{
 		Context:          ctx,
 		Handler:          h,

@@ -70,6 +70,7 @@ func TestWrapRejectsBadConfig(t *testing.T) {
 		{"negative ping timeout", &http.Server{}, server.Config{Drain: drain.Config{PingTimeout: -1}}, "drain: ping_timeout must be >= 0, got -1ns"},
 		{"negative linger", &http.Server{}, server.Config{Drain: drain.Config{Linger: -time.Millisecond}}, "drain: linger must be >= 0, got -1ms"},
 		{"negative first stream wait", &http.Server{}, server.Config{Drain: drain.Config{FirstStreamWait: -time.Millisecond}}, "drain: first_stream_wait must be >= 0, got -1ms"},
+		{"negative header flush hold", &http.Server{}, server.Config{HoldHeaderFlush: -time.Millisecond}, "server: hold_header_flush must be >= 0, got -1ms"},
 		{"HTTP/2 configured already", configured(t), server.Config{}, `TLSNextProto["h2"] is already set`},
 		{"HTTP/2 disabled", &http.Server{Protocols: http1Only()}, server.Config{}, "enables neither HTTP2 nor UnencryptedHTTP2"},
 	} {

@@ -1,0 +1,91 @@
+package h2lifecycle_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/h2lifecycle/h2lifecycle/server"
+)
+
+// TestHoldHeaderFlush: a handler that flushes its headers and returns with
+// no body ends the stream on its HEADERS frame when HoldHeaderFlush is set
+// (and with HEADERS + empty DATA(END_STREAM) when not, x/net's behaviour,
+// golang/go#56317). A stream that writes data right after its flush is not
+// delayed; one that flushes and waits gets its headers after the hold.
+func TestHoldHeaderFlush(t *testing.T) {
+	const hold = 5 * time.Millisecond
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("grpc-status", "5")
+		w.WriteHeader(200)
+		http.NewResponseController(w).Flush()
+		switch r.URL.Path {
+		case "/stream":
+			w.Write([]byte("data"))
+			http.NewResponseController(w).Flush()
+			time.Sleep(time.Second)
+		case "/sse":
+			time.Sleep(time.Second)
+			w.Write([]byte("event"))
+		}
+	})
+	frames := func(t *testing.T, b *bubble, path string) (string, time.Duration) {
+		c := b.dial()
+		c.Handshake()
+		start := time.Now()
+		c.WriteHeaders(1, true, ":path", path)
+		var out []string
+		var first time.Duration
+		c.ReadUntil(func(f http2.Frame) bool {
+			if f.Header().StreamID != 1 {
+				return false
+			}
+			if len(out) == 0 {
+				first = time.Since(start)
+			}
+			h := f.Header()
+			out = append(out, fmt.Sprintf("%v(len=%d,end=%v)", h.Type, h.Length, h.Flags.Has(http2.FlagDataEndStream)))
+			return h.Flags.Has(http2.FlagDataEndStream)
+		})
+		return strings.Join(out, " "), first
+	}
+	for _, tc := range []struct {
+		hold  time.Duration
+		path  string
+		want  string
+		first time.Duration
+	}{
+		{0, "/empty", "HEADERS(len=*,end=false) DATA(len=0,end=true)", 0},
+		{hold, "/empty", "HEADERS(len=*,end=true)", 0},
+		{hold, "/stream", "HEADERS(len=*,end=false) DATA(len=4,end=false) DATA(len=0,end=true)", 0},
+		{hold, "/sse", "HEADERS(len=*,end=false) DATA(len=5,end=true)", hold},
+	} {
+		t.Run(fmt.Sprintf("hold=%v%s", tc.hold, tc.path), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := startBubble(t, server.Config{HoldHeaderFlush: tc.hold}, &http.Server{Handler: h})
+				got, first := frames(t, b, tc.path)
+				got = maskHeaderLen(got)
+				if got != tc.want || first != tc.first {
+					t.Errorf("frames %s after %v\nwant   %s after %v", got, first, tc.want, tc.first)
+				}
+				b.stop()
+			})
+		})
+	}
+}
+
+func maskHeaderLen(s string) string {
+	var out []string
+	for _, f := range strings.Fields(s) {
+		if strings.HasPrefix(f, "HEADERS(len=") {
+			f = "HEADERS(len=*," + f[strings.Index(f, ",")+1:]
+		}
+		out = append(out, f)
+	}
+	return strings.Join(out, " ")
+}
