@@ -10,8 +10,9 @@ import (
 type Option interface{ apply(*options) }
 
 type options struct {
-	log   *zap.Logger
-	clock clock.Clock
+	log     *zap.Logger
+	clock   clock.Clock
+	metrics Metrics
 }
 
 type optionFunc func(*options)
@@ -46,4 +47,22 @@ func buildOptions(opts []Option) options {
 		o.clock = clock.New()
 	}
 	return o
+}
+
+// Metrics receives the life of every supervised connection. Implementations
+// must be safe for concurrent use and quick: they run on the connection's
+// goroutines. A nil Metrics, the default, costs nothing.
+type Metrics interface {
+	// ConnOpened is called when a connection comes under supervision.
+	ConnOpened()
+	// ConnClosed is called once when it is closed, with its final report:
+	// why it ended, how long each drain phase took, the PING round trip,
+	// the streams completed and cut, whether the ping timeout or the grace
+	// deadline fired.
+	ConnClosed(r *Report)
+}
+
+// WithMetrics sends connection events to m (see Metrics).
+func WithMetrics(m Metrics) Option {
+	return optionFunc(func(o *options) { o.metrics = m })
 }

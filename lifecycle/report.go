@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"encoding/json"
 	"time"
 
 	"go.uber.org/zap"
@@ -8,17 +9,40 @@ import (
 	"github.com/h2lifecycle/h2lifecycle/drain"
 )
 
-// Snapshot is the live state of a supervised connection.
+// Snapshot is the live state of a supervised connection. Its JSON form
+// (for operators' debug endpoints) writes durations in Go syntax ("1.5s").
 type Snapshot struct {
-	ID            uint64        `json:"id"`
-	Remote        string        `json:"remote"`
-	State         string        `json:"state"` // active, draining(notice), draining(final), closing, closed
-	Reason        string        `json:"reason,omitempty"`
-	Age           time.Duration `json:"age_ns"`
-	OpenStreams   int           `json:"open_streams"`
-	StreamsOpened uint64        `json:"streams_opened"`
-	LastStreamID  uint32        `json:"last_stream_id"` // highest client stream id processed
-	RTT           time.Duration `json:"rtt_ns,omitempty"`
+	ID            uint64
+	Remote        string
+	State         string // active, draining(notice), draining(final), closing, closed
+	Reason        string // why it is ending, once it is
+	Age           time.Duration
+	OpenStreams   int
+	StreamsOpened uint64
+	LastStreamID  uint32 // highest client stream id processed
+	RTT           time.Duration
+}
+
+// MarshalJSON writes the snapshot with snake_case keys and readable
+// durations.
+func (s Snapshot) MarshalJSON() ([]byte, error) {
+	type view struct {
+		ID            uint64 `json:"id"`
+		Remote        string `json:"remote"`
+		State         string `json:"state"`
+		Reason        string `json:"reason,omitempty"`
+		Age           string `json:"age"`
+		OpenStreams   int    `json:"open_streams"`
+		StreamsOpened uint64 `json:"streams_opened"`
+		LastStreamID  uint32 `json:"last_stream_id"`
+		RTT           string `json:"rtt,omitempty"`
+	}
+	v := view{s.ID, s.Remote, s.State, s.Reason, s.Age.Round(time.Millisecond).String(),
+		s.OpenStreams, s.StreamsOpened, s.LastStreamID, ""}
+	if s.RTT > 0 {
+		v.RTT = s.RTT.String()
+	}
+	return json.Marshal(v)
 }
 
 // Snapshot returns the connection's live state.
@@ -149,3 +173,6 @@ func span(a, b time.Time) time.Duration {
 	}
 	return max(b.Sub(a), 0)
 }
+
+// ID returns the connection's id.
+func (s *Supervisor) ID() uint64 { return s.cfg.ID }

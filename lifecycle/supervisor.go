@@ -63,6 +63,7 @@ type Supervisor struct {
 	conn    Conn
 	cfg     Config
 	log     *zap.Logger
+	metrics Metrics
 	clock   clock.Clock
 	remote  string
 	created time.Time
@@ -111,6 +112,7 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	s := &Supervisor{
 		cfg:        cfg,
 		log:        o.log,
+		metrics:    o.metrics,
 		clock:      o.clock,
 		done:       make(chan struct{}),
 		serverIdle: true,
@@ -144,6 +146,9 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	s.updateBusy(s.created)
 	s.rearm(s.created)
 	s.mu.Unlock()
+	if s.metrics != nil {
+		s.metrics.ConnOpened()
+	}
 	return s, nil
 }
 
@@ -504,6 +509,9 @@ func (s *Supervisor) connGone() {
 	s.report = s.buildReport(now)
 	r := s.report
 	s.mu.Unlock()
-	close(s.done)
 	s.logReport(&r)
+	if s.metrics != nil {
+		s.metrics.ConnClosed(&r)
+	}
+	close(s.done)
 }

@@ -10,7 +10,8 @@ import (
 type Option interface{ apply(*options) }
 
 type options struct {
-	log *zap.Logger
+	log     *zap.Logger
+	metrics lifecycle.Metrics
 }
 
 type optionFunc func(*options)
@@ -24,6 +25,12 @@ func WithLogger(l *zap.Logger) Option {
 	return optionFunc(func(o *options) { o.log = l })
 }
 
+// WithMetrics sends every supervised connection's opening and final report
+// to m (see lifecycle.Metrics); nil, the default, costs nothing.
+func WithMetrics(m lifecycle.Metrics) Option {
+	return optionFunc(func(o *options) { o.metrics = m })
+}
+
 func (o *options) lifecycle() []lifecycle.Option {
-	return []lifecycle.Option{lifecycle.WithLogger(o.log)}
+	return []lifecycle.Option{lifecycle.WithLogger(o.log), lifecycle.WithMetrics(o.metrics)}
 }

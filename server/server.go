@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -70,12 +71,16 @@ type Server struct {
 	log  *zap.Logger
 	lops []lifecycle.Option
 
-	mu       sync.Mutex
-	conns    map[*lifecycle.Supervisor]struct{}
-	nextID   uint64
-	draining bool          // new connections are drained at once
-	grace    time.Duration // of the drain under way
-	empty    chan struct{} // closed when conns becomes empty; nil when nobody waits
+	notReady atomic.Bool // a shutdown began: the readiness handler answers 503
+
+	mu        sync.Mutex
+	conns     map[*lifecycle.Supervisor]struct{}
+	nextID    uint64
+	draining  bool            // new connections are drained at once
+	grace     time.Duration   // of the drain under way
+	sequenced bool            // RunShutdown drives the drains; the shutdown hook stays out
+	collect   *ShutdownReport // reports of the connections closing during RunShutdown
+	empty     chan struct{}   // closed when conns becomes empty; nil when nobody waits
 }
 
 // Wrap supervises every HTTP/2 connection hs will serve. Call it before hs
@@ -133,7 +138,14 @@ func Wrap(hs *http.Server, cfg Config, opts ...Option) (*Server, error) {
 			tc.NextProtos = append(tc.NextProtos, "http/1.1")
 		}
 	}
-	hs.RegisterOnShutdown(func() { s.drainAll(0, true) })
+	hs.RegisterOnShutdown(func() {
+		s.mu.Lock()
+		sequenced := s.sequenced
+		s.mu.Unlock()
+		if !sequenced {
+			s.drainAll(0, true)
+		}
+	})
 	return s, nil
 }
 
@@ -261,7 +273,11 @@ func (s *Server) track(sup *lifecycle.Supervisor) {
 }
 
 func (s *Server) untrack(sup *lifecycle.Supervisor) {
+	r := sup.Report() // final: the connection is closed
 	s.mu.Lock()
+	if s.collect != nil {
+		s.collect.Reports = append(s.collect.Reports, r)
+	}
 	delete(s.conns, sup)
 	if len(s.conns) == 0 && s.empty != nil {
 		close(s.empty)

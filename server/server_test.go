@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -306,5 +308,39 @@ func TestSnapshot(t *testing.T) {
 	if s.ID != 1 || s.State != "active" || s.OpenStreams != 2 || s.StreamsOpened != 2 || s.LastStreamID != 3 ||
 		s.Remote != c.Conn.LocalAddr().String() || s.Age <= 0 {
 		t.Errorf("snapshot %+v", s)
+	}
+}
+
+func TestDebugHandler(t *testing.T) {
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release })
+	srv, addr := serve(t, &http.Server{Handler: h, Protocols: h2cProtocols()}, server.Config{})
+	defer close(release)
+	c := h2test.Dial(t, addr)
+	c.Handshake()
+	c.WriteHeaders(1, true)
+	c.WriteHeaders(3, true)
+	c.Sync()
+	rec := httptest.NewRecorder()
+	srv.DebugHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/debug/h2", nil))
+	var doc struct {
+		Ready       bool
+		Draining    bool
+		Count       int `json:"connections_count"`
+		Connections []map[string]any
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatalf("%v: %s", err, rec.Body)
+	}
+	if rec.Header().Get("Content-Type") != "application/json" || !doc.Ready || doc.Draining || doc.Count != 1 || len(doc.Connections) != 1 {
+		t.Fatalf("%s", rec.Body)
+	}
+	cn := doc.Connections[0]
+	if cn["state"] != "active" || cn["open_streams"] != float64(2) || cn["last_stream_id"] != float64(3) ||
+		cn["remote"] != c.Conn.LocalAddr().String() || cn["age"] == "" {
+		t.Errorf("connection %v", cn)
+	}
+	if _, err := time.ParseDuration(cn["age"].(string)); err != nil {
+		t.Errorf("age %q: %v", cn["age"], err)
 	}
 }

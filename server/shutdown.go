@@ -1,0 +1,281 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/h2lifecycle/h2lifecycle/idle"
+	"github.com/h2lifecycle/h2lifecycle/lifecycle"
+)
+
+// ShutdownPlan is how a service leaves: readiness off, a pause while load
+// balancers deregister it, then every connection drained — spread over a
+// window — within a grace deadline. The zero plan drains everything at once
+// with the drain grace.
+type ShutdownPlan struct {
+	// DeregistrationDelay is the pause between the readiness handler
+	// turning to 503 and the first drain: load balancers (a Kubernetes
+	// Service's endpoints) stop sending new connections meanwhile, and the
+	// listener still accepts. Zero means none.
+	DeregistrationDelay time.Duration
+
+	// Spread starts the HTTP/2 connections' drains evenly over this window,
+	// so that thousands of clients do not reconnect to the next instance at
+	// the same instant. Zero means all at once. It must be below Grace.
+	Spread time.Duration
+
+	// Grace bounds the drain: from its start to the forced close of what
+	// is left. Zero means the drain grace (drain.Config.Grace, 30s).
+	Grace time.Duration
+
+	// TerminationBudget is the time the platform allows from SIGTERM to
+	// SIGKILL (Kubernetes: terminationGracePeriodSeconds, 30s by default).
+	// A plan whose DeregistrationDelay plus Grace exceeds it is logged as a
+	// warning: the process would be killed mid-drain. Zero means unchecked.
+	TerminationBudget time.Duration
+}
+
+// Validate reports the first setting out of range.
+func (p ShutdownPlan) Validate(defaultGrace time.Duration) error {
+	grace := p.grace(defaultGrace)
+	switch {
+	case p.DeregistrationDelay < 0:
+		return fmt.Errorf("server: deregistration_delay must be >= 0, got %v", p.DeregistrationDelay)
+	case p.Spread < 0:
+		return fmt.Errorf("server: spread must be >= 0, got %v", p.Spread)
+	case p.Grace < 0:
+		return fmt.Errorf("server: grace must be >= 0, got %v", p.Grace)
+	case p.TerminationBudget < 0:
+		return fmt.Errorf("server: termination_budget must be >= 0, got %v", p.TerminationBudget)
+	case p.Spread >= grace:
+		return fmt.Errorf("server: spread must be below the grace (%v), got %v", grace, p.Spread)
+	}
+	return nil
+}
+
+func (p ShutdownPlan) grace(def time.Duration) time.Duration {
+	if p.Grace > 0 {
+		return p.Grace
+	}
+	return def
+}
+
+// ShutdownReport is what a shutdown did.
+type ShutdownReport struct {
+	Begin          time.Time
+	Deregistration time.Duration // spent in the deregistration delay
+	Drain          time.Duration // from the first drain to the last connection closed
+	Forced         bool          // a second signal, or the context, cut it short
+
+	Connections      int    // HTTP/2 connections that closed during the shutdown
+	Drained          int    // of those, ended by a two-phase drain
+	StreamsCompleted uint64 // streams they completed
+	StreamsCut       int    // streams still open when they closed
+	PingTimeouts     int    // drains whose final GOAWAY went out at the ping timeout
+	GraceExpired     int    // connections cut at the grace deadline
+
+	// Reports holds every connection's report, in the order they closed:
+	// their timelines show each drain phase (see the timeline tool).
+	Reports []lifecycle.Report
+}
+
+func (r *ShutdownReport) add(c lifecycle.Report) {
+	r.Connections++
+	if c.Drained {
+		r.Drained++
+	}
+	r.StreamsCompleted += c.StreamsCompleted
+	r.StreamsCut += len(c.StreamsCut)
+	if c.PingTimedOut {
+		r.PingTimeouts++
+	}
+	if c.GraceExpired {
+		r.GraceExpired++
+	}
+	r.Reports = append(r.Reports, c)
+}
+
+// ReadinessHandler answers 200 "ready" until a shutdown begins and 503
+// "shutting down" from then on: a readiness probe's endpoint.
+func (s *Server) ReadinessHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if s.notReady.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "shutting down")
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+}
+
+// ErrForced is returned by RunShutdown when force (a second signal) cut the
+// shutdown short.
+var ErrForced = errors.New("server: shutdown forced")
+
+// RunShutdown runs the whole shutdown now: readiness off, the
+// deregistration delay, the HTTP/1.1 side shut down (keep-alives off, idle
+// connections closed, listeners closed) while every HTTP/2 connection
+// drains two-phase, spread over the plan's window, until the grace
+// deadline; then it closes what is left. A receive on force, or ctx ending,
+// closes everything at once and returns ErrForced or ctx.Err(). The report
+// says what happened either way.
+func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-chan struct{}) (ShutdownReport, error) {
+	grace := plan.grace(s.cfg.Drain.GraceOrDefault())
+	if err := plan.Validate(grace); err != nil {
+		return ShutdownReport{}, err
+	}
+	rep := ShutdownReport{Begin: time.Now()}
+	s.notReady.Store(true)
+	fields := []zap.Field{zap.Duration("deregistration_delay", plan.DeregistrationDelay),
+		zap.Duration("spread", plan.Spread), zap.Duration("grace", grace)}
+	if b := plan.TerminationBudget; b > 0 && plan.DeregistrationDelay+grace > b {
+		s.log.Warn("shutdown plan exceeds the termination budget: the process may be killed mid-drain",
+			append(fields, zap.Duration("termination_budget", b))...)
+	}
+	s.log.Info("shutting down: readiness off", fields...)
+
+	stop := func(err error) (ShutdownReport, error) {
+		rep.Forced = true
+		s.Close()
+		s.finishCollect(&rep)
+		rep.Drain = max(time.Since(rep.Begin)-rep.Deregistration, 0)
+		s.log.Warn("shutdown cut short: every connection closed at once", zap.Error(err))
+		return rep, err
+	}
+	if d := plan.DeregistrationDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-force:
+			t.Stop()
+			return stop(ErrForced)
+		case <-ctx.Done():
+			t.Stop()
+			return stop(ctx.Err())
+		}
+	}
+	rep.Deregistration = time.Since(rep.Begin)
+
+	// Drain phase.
+	start := time.Now()
+	deadline := start.Add(grace)
+	s.startCollect()
+	s.mu.Lock()
+	s.draining, s.grace, s.sequenced = true, grace, true
+	sups := make([]*lifecycle.Supervisor, 0, len(s.conns))
+	for sup := range s.conns {
+		sups = append(sups, sup)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(sups, func(a, b *lifecycle.Supervisor) int { return int(a.ID() - b.ID()) })
+	s.log.Info("draining", zap.Int("http2_connections", len(sups)))
+
+	// HTTP/1.1: keep-alives off, listeners and idle connections closed,
+	// active ones waited for — alongside the HTTP/2 drains.
+	s.hs.SetKeepAlivesEnabled(false)
+	h1ctx, h1cancel := context.WithDeadline(context.Background(), deadline)
+	defer h1cancel()
+	h1done := make(chan error, 1)
+	go func() { h1done <- s.hs.Shutdown(h1ctx) }()
+
+	for i, sup := range sups {
+		if plan.Spread > 0 && i > 0 {
+			at := start.Add(plan.Spread * time.Duration(i) / time.Duration(len(sups)))
+			t := time.NewTimer(time.Until(at))
+			select {
+			case <-t.C:
+			case <-force:
+				t.Stop()
+				return stop(ErrForced)
+			case <-ctx.Done():
+				t.Stop()
+				return stop(ctx.Err())
+			}
+		}
+		sup.Drain(idle.ReasonShutdown, time.Until(deadline))
+	}
+
+	// Every HTTP/2 connection ends by the deadline: the supervisors cut
+	// what is left then. Wait for them, and for the HTTP/1.1 side.
+	waitCtx, waitCancel := context.WithCancel(ctx)
+	defer waitCancel()
+	go func() {
+		select {
+		case <-force:
+			waitCancel()
+		case <-waitCtx.Done():
+		}
+	}()
+	if err := s.waitAll(waitCtx); err != nil {
+		if ctx.Err() != nil {
+			return stop(ctx.Err())
+		}
+		return stop(ErrForced)
+	}
+	if err := <-h1done; err != nil {
+		s.hs.Close() // HTTP/1.1 requests still running at the deadline
+	}
+	s.finishCollect(&rep)
+	rep.Drain = time.Since(start)
+	s.log.Info("shut down", zap.Int("connections", rep.Connections), zap.Int("drained", rep.Drained),
+		zap.Uint64("streams_completed", rep.StreamsCompleted), zap.Int("streams_cut", rep.StreamsCut),
+		zap.Int("ping_timeouts", rep.PingTimeouts), zap.Int("grace_expired", rep.GraceExpired),
+		zap.Duration("deregistration", rep.Deregistration), zap.Duration("drain", rep.Drain))
+	return rep, nil
+}
+
+// ShutdownOnSignal waits for SIGTERM or SIGINT, or for ctx to end, then runs
+// RunShutdown; a second signal forces the close.
+func (s *Server) ShutdownOnSignal(ctx context.Context, plan ShutdownPlan) (ShutdownReport, error) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sigs)
+	select {
+	case sig := <-sigs:
+		s.log.Info("signal received", zap.Stringer("signal", sig))
+	case <-ctx.Done():
+	}
+	force := make(chan struct{})
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case sig := <-sigs:
+			s.log.Warn("second signal: closing everything", zap.Stringer("signal", sig))
+			close(force)
+		case <-done:
+		}
+	}()
+	return s.RunShutdown(context.Background(), plan, force)
+}
+
+func (s *Server) startCollect() {
+	s.mu.Lock()
+	s.collect = &ShutdownReport{}
+	s.mu.Unlock()
+}
+
+// finishCollect moves the collected connection reports into rep.
+func (s *Server) finishCollect(rep *ShutdownReport) {
+	s.mu.Lock()
+	c := s.collect
+	s.collect = nil
+	s.mu.Unlock()
+	if c == nil {
+		return
+	}
+	for _, r := range c.Reports {
+		rep.add(r)
+	}
+}

@@ -1,0 +1,347 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/net/http2"
+
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
+	"github.com/h2lifecycle/h2lifecycle/lifecycle"
+	"github.com/h2lifecycle/h2lifecycle/server"
+)
+
+// memServer is a wrapped server on an in-memory listener, for synctest.
+type memServer struct {
+	hs     *http.Server
+	srv    *server.Server
+	ln     *h2test.Listener
+	logs   *observer.ObservedLogs
+	served chan error
+}
+
+func startMem(t *testing.T, cfg server.Config, h http.Handler, opts ...server.Option) *memServer {
+	core, logs := observer.New(zap.DebugLevel)
+	m := &memServer{hs: &http.Server{Handler: h, Protocols: h2cProtocols()}, ln: h2test.NewListener(), logs: logs, served: make(chan error, 1)}
+	srv, err := server.Wrap(m.hs, cfg, append(opts, server.WithLogger(zap.New(core)))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.srv = srv
+	go func() { m.served <- m.hs.Serve(m.ln) }()
+	return m
+}
+
+func (m *memServer) dial(t *testing.T) *h2test.Client {
+	nc, err := m.ln.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := h2test.NewClient(t, nc)
+	c.Timeout = time.Hour
+	return c
+}
+
+// peer answers our PINGs and reads until the server closes, recording when
+// the first GOAWAY arrived; it closes its end like a real client.
+func peer(c *h2test.Client, goAwayAt chan<- time.Time, wg *sync.WaitGroup) {
+	defer wg.Done()
+	first := true
+	for {
+		f, err := c.Framer.ReadFrame()
+		if err != nil {
+			c.Conn.Close()
+			return
+		}
+		switch f := f.(type) {
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				c.Framer.WritePing(true, f.Data)
+			}
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				c.Framer.WriteSettingsAck()
+			}
+		case *http2.GoAwayFrame:
+			if first {
+				first = false
+				goAwayAt <- time.Now()
+			}
+		}
+	}
+}
+
+// TestRunShutdown runs the whole sequence on a scripted set of connections
+// and checks each step in fake time, and the report's numbers.
+func TestRunShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/slow": // outlives the grace: cut
+				<-r.Context().Done()
+			case "/wait":
+				<-release
+			}
+			io.WriteString(w, "ok")
+		})
+		m := startMem(t, server.Config{}, h)
+		mux := http.NewServeMux()
+		mux.Handle("/ready", m.srv.ReadinessHandler())
+		ready := func() int {
+			rec := &statusRecorder{header: http.Header{}}
+			mux.ServeHTTP(rec, &http.Request{Method: "GET", URL: mustURL("/ready")})
+			return rec.status
+		}
+		if got := ready(); got != 200 {
+			t.Fatalf("readiness before the shutdown: %d", got)
+		}
+
+		// Five idle HTTP/2 connections, one with a stream that waits, one
+		// with a stream that never ends.
+		const idleConns = 5
+		goAways := make(chan time.Time, 8)
+		var peers sync.WaitGroup
+		for range idleConns {
+			c := m.dial(t)
+			c.Handshake()
+			c.WriteHeaders(1, true)
+			c.ExpectResponse(1)
+			peers.Add(1)
+			go peer(c, goAways, &peers)
+		}
+		waiting := m.dial(t)
+		waiting.Handshake()
+		waiting.WriteHeaders(1, true, ":path", "/wait")
+		waiting.Sync()
+		peers.Add(1)
+		go peer(waiting, goAways, &peers)
+		slow := m.dial(t)
+		slow.Handshake()
+		slow.WriteHeaders(1, true, ":path", "/slow")
+		slow.Sync()
+		peers.Add(1)
+		go peer(slow, goAways, &peers)
+		// An idle HTTP/1.1 keep-alive connection.
+		h1, _ := m.ln.Dial()
+		io.WriteString(h1, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(h1)
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("HTTP/1.1: %v %v", resp, err)
+		} else {
+			io.Copy(io.Discard, resp.Body)
+		}
+		synctest.Wait()
+
+		plan := server.ShutdownPlan{DeregistrationDelay: 5 * time.Second, Spread: 700 * time.Millisecond, Grace: 10 * time.Second}
+		begin := time.Now()
+		type result struct {
+			rep server.ShutdownReport
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			rep, err := m.srv.RunShutdown(context.Background(), plan, nil)
+			done <- result{rep, err}
+		}()
+		synctest.Wait()
+		if got := ready(); got != 503 {
+			t.Errorf("readiness during the shutdown: %d, want 503", got)
+		}
+		// During the deregistration delay nothing drains and new
+		// connections are still served.
+		late := m.dial(t)
+		late.Handshake()
+		late.WriteHeaders(1, true)
+		late.ExpectResponse(1)
+		peers.Add(1)
+		go peer(late, goAways, &peers)
+		time.Sleep(plan.DeregistrationDelay - time.Millisecond)
+		synctest.Wait()
+		if n := len(goAways); n != 0 {
+			t.Errorf("%d connections drained during the deregistration delay", n)
+		}
+		// Then the drains start, spread over the window.
+		var times []time.Duration
+		for range idleConns + 3 {
+			at := <-goAways
+			times = append(times, at.Sub(begin)-plan.DeregistrationDelay)
+		}
+		for i, d := range times {
+			want := plan.Spread * time.Duration(i) / time.Duration(idleConns+3)
+			if d < 0 || d > plan.Spread || (i > 0 && d <= times[i-1]) {
+				t.Errorf("drain %d began %v into the drain phase (want about %v, increasing, within the spread)", i, d, want)
+			}
+		}
+		// The idle HTTP/1.1 connection was closed at the drain's start.
+		if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+			t.Errorf("idle HTTP/1.1 connection: %v, want EOF", err)
+		}
+		close(release)
+		r := <-done
+		peers.Wait()
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		rep := r.rep
+		if rep.Deregistration != plan.DeregistrationDelay || rep.Drain != plan.Grace || rep.Forced {
+			t.Errorf("phases: deregistration %v, drain %v, forced %v; want %v and %v (the slow stream holds the drain to its grace)",
+				rep.Deregistration, rep.Drain, rep.Forced, plan.DeregistrationDelay, plan.Grace)
+		}
+		if rep.Connections != idleConns+3 || rep.Drained != idleConns+3 || rep.StreamsCompleted != idleConns+2 ||
+			rep.StreamsCut != 1 || rep.GraceExpired != 1 || rep.PingTimeouts != 0 || len(rep.Reports) != rep.Connections {
+			t.Errorf("report %+v", rep)
+		}
+		if got := ready(); got != 503 {
+			t.Errorf("readiness after the shutdown: %d", got)
+		}
+		if err := <-m.served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+		synctest.Wait()
+	})
+}
+
+// TestRunShutdownForced: a receive on force closes everything at once.
+func TestRunShutdownForced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		m := startMem(t, server.Config{}, h)
+		c := m.dial(t)
+		c.Handshake()
+		c.WriteHeaders(1, true)
+		c.Sync()
+		force := make(chan struct{})
+		done := make(chan error, 1)
+		var rep server.ShutdownReport
+		go func() {
+			var err error
+			rep, err = m.srv.RunShutdown(context.Background(), server.ShutdownPlan{Grace: time.Hour}, force)
+			done <- err
+		}()
+		time.Sleep(time.Second)
+		close(force)
+		if err := <-done; !errors.Is(err, server.ErrForced) {
+			t.Fatalf("RunShutdown = %v, want ErrForced", err)
+		}
+		if !rep.Forced || rep.Connections != 1 || rep.StreamsCut != 1 {
+			t.Errorf("report %+v", rep)
+		}
+		c.Conn.Close()
+		<-m.served
+		synctest.Wait()
+	})
+}
+
+func TestShutdownPlanBudgetWarning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := startMem(t, server.Config{}, http.NotFoundHandler())
+		plan := server.ShutdownPlan{DeregistrationDelay: 15 * time.Second, Grace: 20 * time.Second, TerminationBudget: 30 * time.Second}
+		if _, err := m.srv.RunShutdown(context.Background(), plan, nil); err != nil {
+			t.Fatal(err)
+		}
+		w := m.logs.FilterMessageSnippet("termination budget").All()
+		if len(w) != 1 || w[0].Level != zap.WarnLevel {
+			t.Errorf("want one warning about the termination budget: %v", m.logs.All())
+		}
+		<-m.served
+	})
+}
+
+func TestShutdownPlanValidate(t *testing.T) {
+	for _, tc := range []struct {
+		p    server.ShutdownPlan
+		want string
+	}{
+		{server.ShutdownPlan{DeregistrationDelay: -1}, "deregistration_delay must be >= 0"},
+		{server.ShutdownPlan{Spread: time.Minute}, "spread must be below the grace (30s), got 1m0s"},
+		{server.ShutdownPlan{Grace: -time.Second}, "grace must be >= 0, got -1s"},
+	} {
+		if err := tc.p.Validate(30 * time.Second); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.p, err, tc.want)
+		}
+	}
+}
+
+// fakeMetrics records the hook calls.
+type fakeMetrics struct {
+	mu      sync.Mutex
+	opened  int
+	reports []lifecycle.Report
+}
+
+func (f *fakeMetrics) ConnOpened() { f.mu.Lock(); f.opened++; f.mu.Unlock() }
+func (f *fakeMetrics) ConnClosed(r *lifecycle.Report) {
+	f.mu.Lock()
+	f.reports = append(f.reports, *r)
+	f.mu.Unlock()
+}
+
+func TestMetricsHooks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fm := &fakeMetrics{}
+		m := startMem(t, server.Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), server.WithMetrics(fm))
+		var peers sync.WaitGroup
+		goAways := make(chan time.Time, 4)
+		for range 3 {
+			c := m.dial(t)
+			c.Handshake()
+			c.WriteHeaders(1, true)
+			c.ExpectResponse(1)
+			peers.Add(1)
+			go peer(c, goAways, &peers)
+		}
+		synctest.Wait()
+		if err := m.srv.Drain(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		peers.Wait()
+		m.srv.Close()
+		<-m.served
+		synctest.Wait()
+		fm.mu.Lock()
+		defer fm.mu.Unlock()
+		if fm.opened != 3 || len(fm.reports) != 3 {
+			t.Fatalf("opened %d, closed %d", fm.opened, len(fm.reports))
+		}
+		for _, r := range fm.reports {
+			if r.Reason != "shutdown" || !r.Drained || r.StreamsCompleted != 1 || r.Timeline.Closed.IsZero() {
+				t.Errorf("report %+v", r)
+			}
+		}
+	})
+}
+
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header { return r.header }
+func (r *statusRecorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = 200
+	}
+	return len(p), nil
+}
+func (r *statusRecorder) WriteHeader(code int) { r.status = code }
+
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
