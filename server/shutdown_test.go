@@ -337,7 +337,6 @@ func (r *statusRecorder) Write(p []byte) (int, error) {
 }
 func (r *statusRecorder) WriteHeader(code int) { r.status = code }
 
-
 func mustURL(s string) *url.URL {
 	u, err := url.Parse(s)
 	if err != nil {
