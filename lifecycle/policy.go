@@ -69,6 +69,7 @@ func (s *Supervisor) clientPing() drain.Action {
 // the peer's FIN. Streams still open are cut. Call with mu held.
 func (s *Supervisor) abort(now time.Time, reason string, frames []byte, code frame.ErrCode) drain.Action {
 	s.reason = reason
+	s.aborted = true
 	last := s.peerMax
 	if s.goneAway {
 		last = min(last, s.goAwayLast) // last-stream-id never increases
@@ -105,3 +106,11 @@ func (s *Supervisor) logFields() []zap.Field {
 }
 
 func zapStream(id uint32) zap.Field { return zap.Uint32("stream", id) }
+
+// debug writes a Debug line about the connection; it costs a level check
+// when Debug is off.
+func (s *Supervisor) debug(msg string, fields ...zap.Field) {
+	if ce := s.log.Check(zap.DebugLevel, msg); ce != nil {
+		ce.Write(append(s.logFields(), fields...)...)
+	}
+}

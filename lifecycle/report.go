@@ -79,9 +79,11 @@ type Report struct {
 	// "shutdown", ...), "peer_goaway", "server_goaway", "protocol_error",
 	// or "peer_closed" when the peer closed it without a drain.
 	Reason string
-	// Drained says the two-phase drain ran (or the server's own GOAWAY
-	// started the end).
+	// Drained says the connection ended with a drain: ours, or the server's
+	// own graceful GOAWAY. Aborted says it ended with an error GOAWAY
+	// (protocol_error, too_many_pings, header_timeout): no drain.
 	Drained      bool
+	Aborted      bool
 	Timeline     drain.Timeline
 	PingTimedOut bool // the final GOAWAY went out at the ping timeout
 	GraceExpired bool // the grace deadline cut streams
@@ -112,7 +114,8 @@ func (s *Supervisor) buildReport(now time.Time) Report {
 		ID:               s.cfg.ID,
 		Remote:           s.remote,
 		Reason:           s.reason,
-		Drained:          !tl.Start.IsZero(),
+		Drained:          !tl.Start.IsZero() && !s.aborted,
+		Aborted:          s.aborted,
 		Timeline:         tl,
 		PingTimedOut:     s.seq.PingTimedOut(),
 		GraceExpired:     s.seq.GraceExpired(),
@@ -126,8 +129,9 @@ func (s *Supervisor) buildReport(now time.Time) Report {
 	}
 }
 
-// logReport writes the one Info line of a drained connection; connections
-// that simply closed get a Debug line.
+// logReport writes the one Info line of a drained connection ("drained")
+// or of one the server ended with an error GOAWAY ("ended", after the Warn
+// that said why); connections that simply closed get a Debug line.
 func (s *Supervisor) logReport(r *Report) {
 	fields := []zap.Field{
 		zap.Uint64("conn", r.ID),
@@ -138,7 +142,11 @@ func (s *Supervisor) logReport(r *Report) {
 		zap.Int("streams_cut", len(r.StreamsCut)),
 		zap.Duration("age", r.Age),
 	}
-	if !r.Drained {
+	switch {
+	case r.Aborted:
+		s.log.Info("http2 connection ended", fields...)
+		return
+	case !r.Drained:
 		if ce := s.log.Check(zap.DebugLevel, "http2 connection closed"); ce != nil {
 			ce.Write(fields...)
 		}

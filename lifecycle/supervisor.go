@@ -81,6 +81,7 @@ type Supervisor struct {
 	idleSince     time.Time
 	goAwayLast    uint32 // last-stream-id of the server's GOAWAY
 	goneAway      bool
+	aborted       bool   // ended by an error GOAWAY (ours or the server's), not a drain
 	peerMax       uint32 // highest client stream id processed
 	opened        uint64
 	completed     uint64
@@ -264,18 +265,22 @@ func (s *Supervisor) run(act drain.Action) {
 	}
 	s.mu.Unlock()
 	if act&drain.InjectNotice != 0 {
+		s.debug("http2 drain: GOAWAY(2147483647) and PING queued", zap.String("reason", reason))
 		notice := frame.AppendGoAway(make([]byte, 0, 2*frame.HeaderLen+16+len(reason)), frame.MaxStreamID, frame.ErrCodeNo, reason)
 		notice = frame.AppendPing(notice, false, data)
 		s.conn.postNotice(notice)
 	}
 	if act&drain.FinalGoAway != 0 {
+		s.debug("http2 drain: final GOAWAY requested", zap.String("reason", reason))
 		s.cfg.GoAway()
 	}
 	if act&drain.HalfClose != 0 {
+		s.debug("http2 connection: FIN after the last GOAWAY", zap.String("reason", reason))
 		s.conn.postShut()
 	}
 	switch {
 	case act&drain.ResetStreams != 0:
+		s.debug("http2 drain: grace deadline; resetting the streams left and closing", zap.Int("streams", len(cut)))
 		go s.conn.resetAndClose(cut)
 	case act&drain.CloseConn != 0:
 		s.conn.closeRaw()
@@ -362,6 +367,7 @@ func (s *Supervisor) serverGoAway(last uint32, code frame.ErrCode) drain.Action 
 	defer s.mu.Unlock()
 	now := s.clock.Now()
 	if code != frame.ErrCodeNo {
+		s.aborted = true
 		// x/net names the stream of the offending frame in an error GOAWAY,
 		// processed or not; it serves nothing more either way.
 		last = min(last, s.peerMax)

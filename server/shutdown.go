@@ -241,6 +241,12 @@ func (s *Server) ShutdownOnSignal(ctx context.Context, plan ShutdownPlan) (Shutd
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
 	defer signal.Stop(sigs)
+	return s.ShutdownOn(ctx, plan, sigs)
+}
+
+// ShutdownOn is ShutdownOnSignal with the signals coming from sigs: the
+// first (or ctx ending) starts the shutdown, the next forces it.
+func (s *Server) ShutdownOn(ctx context.Context, plan ShutdownPlan, sigs <-chan os.Signal) (ShutdownReport, error) {
 	select {
 	case sig := <-sigs:
 		s.log.Info("signal received", zap.Stringer("signal", sig))
