@@ -141,4 +141,3 @@ func TestShutdownOnSignals(t *testing.T) {
 		}
 	})
 }
-
