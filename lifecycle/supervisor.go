@@ -60,47 +60,50 @@ func (c Config) Validate() error {
 // two-phase drain. One mutex owns its state; timers and the tap post events
 // under it, and actions that may block run outside it.
 type Supervisor struct {
-	conn    Conn
-	cfg     Config
-	log     *zap.Logger
-	metrics Metrics
-	clock   clock.Clock
-	remote  string
-	created time.Time
-	done    chan struct{}
-
-	mu            sync.Mutex
-	seq           drain.Sequence
-	reason        string
-	pings         ping.Tracker
-	noticePing    [8]byte // opaque data of the drain's PING
-	rtt           time.Duration
-	streams       streamSet
-	serverIdle    bool // the server's own view (http.ConnState)
-	busy          bool // streams open, as last told to seq
-	idleSince     time.Time
-	goAwayLast    uint32 // last-stream-id of the server's GOAWAY
-	goneAway      bool
-	aborted       bool   // ended by an error GOAWAY (ours or the server's), not a drain
-	peerMax       uint32 // highest client stream id processed
-	opened        uint64
-	completed     uint64
-	reset         uint64
-	headerTimeout bool // Policy.HeaderTimeout is set: the tap follows header blocks
-	enforcePings  bool // the ping policy is enforced: the tap notes data sent
-	enforcer      ping.Enforcer
+	// Set by New, then read-only.
+	conn          Conn
+	cfg           Config
+	log           *zap.Logger
+	metrics       Metrics
+	clock         clock.Clock
+	remote        string
+	created       time.Time
+	done          chan struct{}
+	headerTimeout bool      // Policy.HeaderTimeout is set: the tap follows header blocks
+	enforcePings  bool      // the ping policy is enforced: the tap notes data sent
 	ageAt         time.Time // MaxConnectionAge, with jitter; zero if none
-	serverPing    [8]byte   // the HTTP/2 server's outstanding keepalive PING
-	serverPingAt  time.Time // zero if none is outstanding
+
+	mu           sync.Mutex
+	seq          drain.Sequence
+	reason       string
+	pings        ping.Tracker
+	noticePing   [8]byte // opaque data of the drain's PING
+	rtt          time.Duration
+	enforcer     ping.Enforcer
+	serverPing   [8]byte   // the HTTP/2 server's outstanding keepalive PING
+	serverPingAt time.Time // zero if none is outstanding
+
+	streams    streamSet
+	serverIdle bool // the server's own view (http.ConnState)
+	busy       bool // streams open, as last told to seq
+	idleSince  time.Time
+	goAwayLast uint32 // last-stream-id of the server's GOAWAY
+	goneAway   bool
+	aborted    bool   // ended by an error GOAWAY (ours or the server's), not a drain
+	peerMax    uint32 // highest client stream id processed
+	opened     uint64
+	completed  uint64
+	reset      uint64
 
 	deferred    bool // a drain waits for the first stream (drain.Config.FirstStreamWait)
 	deferReason string
 	deferUntil  time.Time // when the deferred drain starts anyway
 	deferGrace  time.Time // its grace deadline, counted from the request
-	timer       *clock.Timer
-	timerAt     time.Time // when the timer fires; zero when it is not armed
-	closed      bool
-	report      Report
+
+	timer   *clock.Timer
+	timerAt time.Time // when the timer fires; zero when it is not armed
+	closed  bool
+	report  Report
 }
 
 // New supervises nc. Serve the connection returned by [Supervisor.Conn],
