@@ -10,11 +10,27 @@
 // port 0; the address really listened on is printed on stdout as
 // "listening on HOST:PORT" before anything is served.
 //
-// On SIGTERM or SIGINT it stops accepting connections and drains every
-// HTTP/2 connection with the two-phase GOAWAY (GOAWAY(2^31-1)+PING, then
+// On SIGTERM or SIGINT it runs h2lifecycle's shutdown sequence
+// (server.RunShutdown): the readiness endpoint /ready turns to 503 at once,
+// the listener keeps accepting for -deregistration-delay while load balancers
+// stop sending new connections, then the listener closes and every HTTP/2
+// connection drains with the two-phase GOAWAY (GOAWAY(2^31-1)+PING, then
 // GOAWAY(last stream) once the PING ACK is back, then the streams in flight
-// finish), and exits 0 once every connection is closed, or at -grace, when
-// the streams still open are reset. A second signal kills it at once.
+// finish), the drains' starts spread evenly over -spread; streams still open
+// at -grace (counted from the first drain) are reset. It exits 0 once every
+// connection is closed, or at -grace. A second signal closes everything at
+// once and exits 1. -termination-budget is the time the platform allows
+// between SIGTERM and SIGKILL (Kubernetes' terminationGracePeriodSeconds): a
+// plan whose -deregistration-delay plus -grace exceeds it is logged as a
+// warning at start.
+//
+// /ready (server.ReadinessHandler) and /debug/h2 (server.DebugHandler: every
+// live connection as JSON) are served on -addr, or on -admin-addr (plain
+// HTTP/1.1) when it is given, printed on stdout as "admin listening on
+// HOST:PORT" right after the first line; the admin listener stays open until
+// the shutdown is over, so a probe sees the 503 the whole time. -timeline
+// FILE writes, once the shutdown is over, an SVG picture of every connection
+// drained during it (package internal/timeline).
 //
 // The connection policy is all in flags (-idle-timeout, -max-connection-age,
 // -max-connection-age-grace, -max-streams-per-connection, -header-timeout,
@@ -46,18 +62,23 @@ import (
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/idle"
+	"github.com/h2lifecycle/h2lifecycle/internal/timeline"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	go func() {
-		<-ctx.Done()
-		stop() // from now on a second signal kills the process
-	}()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "server:", err)
+	// Registered before anything else: from here on SIGTERM starts the
+	// shutdown instead of killing the process, even if it arrives the
+	// instant the address is announced.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	if err := run(sigs, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "server:", err)
+		if errors.Is(err, server.ErrForced) {
+			os.Exit(1)
 		}
 		os.Exit(2)
 	}
@@ -65,12 +86,14 @@ func main() {
 
 type config struct {
 	addr         string
+	adminAddr    string
 	certFile     string
 	keyFile      string
 	policyFile   string
 	policy       idle.Policy
-	grace        time.Duration
+	plan         server.ShutdownPlan
 	handlerDelay time.Duration
+	timeline     string
 	logLevel     zapcore.Level
 }
 
@@ -82,11 +105,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
+	fs.StringVar(&c.adminAddr, "admin-addr", "", "address of /ready and /debug/h2 (plain HTTP/1.1); empty serves them on -addr")
 	fs.StringVar(&c.certFile, "tls-cert", "", "TLS certificate file (PEM); with -tls-key, serve h2 and HTTP/1.1 over TLS")
 	fs.StringVar(&c.keyFile, "tls-key", "", "TLS private key file (PEM)")
 	fs.StringVar(&c.policyFile, "policy", "", "connection policy file, JSON or YAML (keys: idle_timeout, max_connection_age, ...); flags win over it")
-	fs.DurationVar(&c.grace, "grace", 30*time.Second, "how long a shutdown may take before the streams still open are reset")
+	fs.DurationVar(&c.plan.Grace, "grace", 30*time.Second, "how long the drains may take, from the first, before the streams still open are reset")
+	fs.DurationVar(&c.plan.DeregistrationDelay, "deregistration-delay", 0, "on SIGTERM, how long /ready answers 503 while the listener still accepts, before the drains begin")
+	fs.DurationVar(&c.plan.Spread, "spread", 0, "start the HTTP/2 connections' drains evenly over this window (below -grace)")
+	fs.DurationVar(&c.plan.TerminationBudget, "termination-budget", 0, "time the platform allows from SIGTERM to SIGKILL (Kubernetes terminationGracePeriodSeconds); warn if -deregistration-delay + -grace exceeds it; 0: unchecked")
 	fs.DurationVar(&c.handlerDelay, "handler-delay", 0, "how long the handler waits before answering")
+	fs.StringVar(&c.timeline, "timeline", "", "after the shutdown, write an SVG picture of the connections it drained to this file")
 	fs.Var(&c.logLevel, "log-level", "log level: debug, info, warn, error")
 	c.policy.RegisterFlags(fs, "")
 	if err := fs.Parse(args); err != nil {
@@ -115,17 +143,22 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	case (c.certFile == "") != (c.keyFile == ""):
 		return c, errors.New("-tls-cert and -tls-key go together")
-	case c.grace <= 0:
-		return c, fmt.Errorf("-grace must be > 0, got %v", c.grace)
+	case c.plan.Grace <= 0:
+		return c, fmt.Errorf("-grace must be > 0, got %v", c.plan.Grace)
 	case c.handlerDelay < 0:
 		return c, fmt.Errorf("-handler-delay must be >= 0, got %v", c.handlerDelay)
+	}
+	if err := c.plan.Validate(c.plan.Grace); err != nil {
+		return c, err
 	}
 	return c, c.policy.Validate()
 }
 
-// run serves until ctx is done, then drains and returns nil: a drain cut
-// short by the grace deadline is a normal end too.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// run serves until the first signal on sigs, then runs the shutdown
+// sequence and returns nil: a drain cut short by the grace deadline is a
+// normal end too. A second signal forces the close; run then returns an
+// error wrapping server.ErrForced.
+func run(sigs <-chan os.Signal, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -157,29 +190,58 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
+	mux := http.NewServeMux()
+	mux.Handle("/", handler(cfg.handlerDelay))
 	srv := &http.Server{
 		TLSConfig:         tlsConfig, // Wrap adds "h2" and "http/1.1" to its NextProtos
-		Handler:           handler(cfg.handlerDelay),
+		Handler:           mux,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          zap.NewStdLog(log.Named("net/http")),
 	}
 	h2, err := server.Wrap(srv, server.Config{
 		Policy: cfg.policy,
-		Drain:  drain.Config{Grace: cfg.grace},
+		Drain:  drain.Config{Grace: cfg.plan.Grace},
 	}, server.WithLogger(log))
 	if err != nil {
 		return err
 	}
+	ops := mux // where /ready and /debug/h2 live
+	var admin *http.Server
+	if cfg.adminAddr != "" {
+		ops = http.NewServeMux()
+		admin = &http.Server{Handler: ops, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: zap.NewStdLog(log.Named("admin"))}
+	}
+	ops.Handle("/ready", h2.ReadinessHandler())
+	ops.Handle("/debug/h2", h2.DebugHandler())
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
-	// Tooling reads this line to learn the port.
+	var adminLn net.Listener
+	if admin != nil {
+		if adminLn, err = net.Listen("tcp", cfg.adminAddr); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	// Tooling reads these lines to learn the ports.
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
+	if adminLn != nil {
+		fmt.Fprintf(stdout, "admin listening on %s\n", adminLn.Addr())
+	}
+	plan := cfg.plan
 	log.Info("listening", zap.Stringer("addr", ln.Addr()), zap.Bool("tls", useTLS),
-		zap.Any("policy", cfg.policy), zap.Duration("grace", cfg.grace))
+		zap.Any("policy", cfg.policy), zap.Duration("grace", plan.Grace),
+		zap.Duration("deregistration_delay", plan.DeregistrationDelay), zap.Duration("spread", plan.Spread),
+		zap.Duration("termination_budget", plan.TerminationBudget))
+	if b := plan.TerminationBudget; b > 0 && plan.DeregistrationDelay+plan.Grace > b {
+		// Said now, not only at SIGTERM: by then it is too late to fix.
+		log.Warn("-deregistration-delay + -grace exceeds -termination-budget: a shutdown may be killed mid-drain",
+			zap.Duration("needed", plan.DeregistrationDelay+plan.Grace), zap.Duration("termination_budget", b))
+	}
 
 	serveErr := make(chan error, 1)
 	go func() {
@@ -189,28 +251,73 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			serveErr <- srv.Serve(ln)
 		}
 	}()
+	adminErr := make(chan error, 1)
+	if admin != nil {
+		go func() { adminErr <- admin.Serve(adminLn) }()
+	}
+	defer func() {
+		if admin != nil {
+			// Closed only now: the readiness probe must see 503, not a
+			// refused connection, for the whole shutdown.
+			admin.Close()
+			<-adminErr
+		}
+	}()
 
 	select {
 	case err := <-serveErr:
 		return err // never http.ErrServerClosed: nothing else shuts it down
-	case <-ctx.Done():
+	case err := <-adminErr:
+		srv.Close()
+		<-serveErr
+		return fmt.Errorf("admin server: %w", err)
+	case sig := <-sigs:
+		log.Info("signal received", zap.Stringer("signal", sig))
 	}
+	force := make(chan struct{})
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case sig := <-sigs:
+			log.Warn("second signal: closing everything", zap.Stringer("signal", sig))
+			close(force)
+		case <-done:
+		}
+	}()
 
-	log.Info("shutting down: draining every connection", zap.Duration("grace", cfg.grace))
-	start := time.Now()
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.grace)
-	defer cancel()
-	// Closes the listener, drains every HTTP/2 connection two-phase, closes
-	// idle HTTP/1.1 connections, and waits for all of them.
-	if err := h2.Shutdown(sctx); err != nil {
-		log.Warn("grace deadline reached; closing what is left", zap.Error(err))
-		h2.Close()
+	// Readiness off, the deregistration delay, then the listener closed and
+	// every connection drained two-phase, spread, within the grace.
+	rep, err := h2.RunShutdown(context.Background(), plan, force)
+	if cfg.timeline != "" {
+		if terr := writeTimeline(cfg.timeline, rep); terr != nil {
+			log.Error("writing the timeline", zap.String("file", cfg.timeline), zap.Error(terr))
+		} else {
+			log.Info("timeline written", zap.String("file", cfg.timeline), zap.Int("connections", len(rep.Reports)))
+		}
+	}
+	if err != nil {
+		return err
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	log.Info("shut down", zap.Duration("took", time.Since(start)))
 	return nil
+}
+
+// writeTimeline draws the shutdown's connections to file.
+func writeTimeline(file string, rep server.ShutdownReport) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	title := fmt.Sprintf("examples/server shutdown: %d HTTP/2 connections, %d drained, %d streams cut",
+		rep.Connections, rep.Drained, rep.StreamsCut)
+	if err := timeline.SVG(f, rep.Reports, timeline.WithTitle(title)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // handler answers GET and POST on "/" with 200 "ok" after delay.

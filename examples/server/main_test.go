@@ -9,7 +9,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
 	"errors"
 	"io"
 	"math/big"
@@ -18,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +29,8 @@ import (
 
 	"go.uber.org/goleak"
 	"golang.org/x/net/http2"
+
+	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
 // TestMain checks for leaked goroutines and removes the built binary.
@@ -72,18 +77,19 @@ func buildServer(t *testing.T) string {
 
 // child is a server process started by the test.
 type child struct {
-	cmd     *exec.Cmd
-	addr    string
-	stderr  *syncBuffer
-	done    chan struct{} // closed when the process has exited
-	waitErr error
+	cmd       *exec.Cmd
+	addr      string
+	adminAddr string // with -admin-addr
+	stderr    *syncBuffer
+	done      chan struct{} // closed when the process has exited
+	waitErr   error
 }
 
 // startChild starts the server binary and reads the address it announces.
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
 	cmd := exec.Command(buildServer(t), args...)
-	stdout := &lineWriter{first: make(chan string, 1)}
+	stdout := &lineWriter{lines: make(chan string, 8)}
 	c := &child{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = stdout, c.stderr
 	if err := cmd.Start(); err != nil {
@@ -104,42 +110,59 @@ func startChild(t *testing.T, args ...string) *child {
 	})
 	timer := time.NewTimer(30 * time.Second)
 	defer timer.Stop()
-	var line string
-	select {
-	case line = <-stdout.first:
-	case <-c.done:
-		t.Fatalf("the server exited before announcing its address: %v; stderr:\n%s", c.waitErr, c.stderr)
-	case <-timer.C:
-		t.Fatalf("no address announced within 30s; stderr:\n%s", c.stderr)
+	line := func() string {
+		select {
+		case l := <-stdout.lines:
+			return l
+		case <-c.done:
+			t.Fatalf("the server exited before announcing its address: %v; stderr:\n%s", c.waitErr, c.stderr)
+		case <-timer.C:
+			t.Fatalf("no address announced within 30s; stderr:\n%s", c.stderr)
+		}
+		return ""
 	}
-	addr, ok := strings.CutPrefix(line, "listening on ")
+	c.addr = announced(t, line(), "listening on ")
+	if slices.Contains(args, "-admin-addr") {
+		c.adminAddr = announced(t, line(), "admin listening on ")
+	}
+	return c
+}
+
+// announced checks a line "PREFIX HOST:PORT" and returns the address.
+func announced(t *testing.T, line, prefix string) string {
+	t.Helper()
+	addr, ok := strings.CutPrefix(line, prefix)
 	if !ok {
-		t.Fatalf("first line %q is not \"listening on ADDR\"", line)
+		t.Fatalf("line %q is not \"%sADDR\"", line, prefix)
 	}
 	if _, port, err := net.SplitHostPort(addr); err != nil || port == "0" {
 		t.Fatalf("announced address %q is not a real address", addr)
 	}
-	c.addr = addr
-	return c
+	return addr
 }
 
-// lineWriter hands over the first line written to it and discards the rest.
+// lineWriter hands over the first lines written to it and discards the
+// rest.
 type lineWriter struct {
 	mu    sync.Mutex
 	buf   []byte
-	sent  bool
-	first chan string
+	lines chan string
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.sent {
-		w.buf = append(w.buf, p...)
-		if i := bytes.IndexByte(w.buf, '\n'); i >= 0 {
-			w.sent = true
-			w.first <- string(w.buf[:i])
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
 		}
+		select {
+		case w.lines <- string(w.buf[:i]):
+		default: // nobody reads that far
+		}
+		w.buf = w.buf[i+1:]
 	}
 	return len(p), nil
 }
@@ -147,9 +170,21 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 // terminate sends SIGTERM to the child and returns its exit code.
 func (c *child) terminate(t *testing.T) int {
 	t.Helper()
+	c.signal(t)
+	return c.wait(t)
+}
+
+// signal sends SIGTERM to the child.
+func (c *child) signal(t *testing.T) {
+	t.Helper()
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// wait waits for the child to exit and returns its exit code.
+func (c *child) wait(t *testing.T) int {
+	t.Helper()
 	timer := time.NewTimer(30 * time.Second)
 	defer timer.Stop()
 	select {
@@ -233,7 +268,9 @@ func TestServeAndDrainOnSIGTERM(t *testing.T) {
 		{"tls", true, []string{"-tls-cert", cert, "-tls-key", key}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"-addr", "127.0.0.1:0", "-grace", "10s", "-handler-delay", "1ms", "-idle-timeout", "1m"}, tc.args...)
+			svg := filepath.Join(t.TempDir(), "drain.svg")
+			args := append([]string{"-addr", "127.0.0.1:0", "-grace", "10s", "-handler-delay", "1ms", "-idle-timeout", "1m",
+				"-timeline", svg}, tc.args...)
 			c := startChild(t, args...)
 			scheme := "http"
 			if tc.tls {
@@ -265,10 +302,16 @@ func TestServeAndDrainOnSIGTERM(t *testing.T) {
 				t.Fatalf("exit code %d, want 0; stderr:\n%s", code, c.stderr)
 			}
 			logs := c.stderr.String()
-			for _, want := range []string{`"msg":"listening"`, `"msg":"http2 connection drained"`, `"reason":"shutdown"`, `"msg":"shut down"`} {
+			for _, want := range []string{`"msg":"listening"`, `"msg":"http2 connection drained"`, `"reason":"shutdown"`,
+				`"msg":"shut down"`, `"msg":"timeline written"`} {
 				if !strings.Contains(logs, want) {
 					t.Errorf("stderr lacks %s:\n%s", want, logs)
 				}
+			}
+			// One row: the HTTP/2 connection (HTTP/1.1 is not supervised),
+			// drained for the shutdown.
+			if rows := timelineRows(t, svg); len(rows) != 1 || rows[0] != "shutdown" {
+				t.Errorf("timeline rows (reasons) %q, want one, shutdown", rows)
 			}
 		})
 	}
@@ -287,7 +330,7 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 	c, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-log-level", "debug", "-grace", "2s"}, io.Discard)
-	if err != nil || c.addr != "127.0.0.1:0" || c.grace != 2*time.Second || c.logLevel.String() != "debug" {
+	if err != nil || c.addr != "127.0.0.1:0" || c.plan.Grace != 2*time.Second || c.logLevel.String() != "debug" {
 		t.Errorf("parseFlags: %+v, %v", c, err)
 	}
 }
@@ -350,5 +393,200 @@ func TestPolicyFlagsAndFile(t *testing.T) {
 	if _, err := parseFlags([]string{"-max-connection-age-grace", "-5s"}, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), "max_connection_age_grace must be >= 0, got -5s") {
 		t.Errorf("bad flag: %v", err)
+	}
+}
+
+// timelineRows parses the SVG file as XML and returns the reason of each
+// connection row.
+func timelineRows(t *testing.T, file string) []string {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatalf("the timeline was not written: %v", err)
+	}
+	defer f.Close()
+	dec := xml.NewDecoder(f)
+	var reasons []string
+	root := true
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the timeline is not well-formed XML: %v", err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if root {
+			if se.Name.Local != "svg" {
+				t.Fatalf("the timeline's root is <%s>, want <svg>", se.Name.Local)
+			}
+			root = false
+		}
+		attr := func(name string) string {
+			for _, a := range se.Attr {
+				if a.Name.Local == name {
+					return a.Value
+				}
+			}
+			return ""
+		}
+		if se.Name.Local == "g" && attr("class") == "row" {
+			reasons = append(reasons, attr("data-reason"))
+		}
+	}
+	return reasons
+}
+
+// get fetches url over a fresh HTTP/1.1 connection and returns the status
+// and body; err is the transport's error (a refused connection, say).
+func get(url string) (int, string, error) {
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// waitNotReady polls url until it answers 503, for at most 10s. Answers of
+// 200 before it are fine (the signal is on its way); anything else fails.
+func waitNotReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		code, body, err := get(url)
+		switch {
+		case err != nil:
+			t.Fatalf("GET %s: %v, before it answered 503", url, err)
+		case code == http.StatusServiceUnavailable:
+			if body != "shutting down\n" {
+				t.Errorf("GET %s: 503 %q", url, body)
+			}
+			return
+		case code != http.StatusOK:
+			t.Fatalf("GET %s: %d %q", url, code, body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s still 200 10s after SIGTERM", url)
+		}
+		<-tick.C
+	}
+}
+
+// TestReadinessAndDeregistrationDelay: /ready answers 200 until SIGTERM and
+// 503 from then on, while the deregistration delay keeps the listener open
+// and the connections serving; then the drain runs and the process exits 0.
+func TestReadinessAndDeregistrationDelay(t *testing.T) {
+	c := startChild(t, "-addr", "127.0.0.1:0", "-deregistration-delay", "2s", "-grace", "5s", "-termination-budget", "10s")
+	base := "http://" + c.addr
+	tr := h2Transport(false)
+	defer tr.CloseIdleConnections()
+	do(t, tr, http.MethodGet, base+"/", nil)
+
+	if code, body, err := get(base + "/ready"); err != nil || code != http.StatusOK || body != "ready\n" {
+		t.Fatalf("GET /ready before SIGTERM: %d %q %v", code, body, err)
+	}
+	// The debug page lists the live HTTP/2 connection.
+	code, body, err := get(base + "/debug/h2")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET /debug/h2: %d %v", code, err)
+	}
+	var doc struct {
+		Ready bool `json:"ready"`
+		Count int  `json:"connections_count"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil || !doc.Ready || doc.Count != 1 {
+		t.Errorf("GET /debug/h2: %+v, %v:\n%s", doc, err, body)
+	}
+
+	c.signal(t)
+	waitNotReady(t, base+"/ready")
+	// Still in the deregistration delay: the open connection serves, and
+	// the listener still accepts.
+	do(t, tr, http.MethodGet, base+"/", nil)
+	if code, _, err := get(base + "/"); err != nil || code != http.StatusOK {
+		t.Errorf("a new connection during the deregistration delay: %d %v", code, err)
+	}
+	if code := c.wait(t); code != 0 {
+		t.Fatalf("exit code %d, want 0; stderr:\n%s", code, c.stderr)
+	}
+	logs := c.stderr.String()
+	for _, want := range []string{`"msg":"shutting down: readiness off"`, `"deregistration_delay":2`, `"reason":"shutdown"`, `"msg":"shut down"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("stderr lacks %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "exceeds") {
+		t.Errorf("a plan within its budget was warned about:\n%s", logs)
+	}
+}
+
+// TestAdminAddr: with -admin-addr, /ready and /debug/h2 move there, and the
+// admin listener answers 503 through the whole shutdown.
+func TestAdminAddr(t *testing.T) {
+	c := startChild(t, "-addr", "127.0.0.1:0", "-admin-addr", "127.0.0.1:0", "-deregistration-delay", "300ms", "-grace", "5s")
+	admin := "http://" + c.adminAddr
+	if code, _, err := get("http://" + c.addr + "/ready"); err != nil || code != http.StatusNotFound {
+		t.Errorf("GET /ready on the main address: %d %v, want 404", code, err)
+	}
+	if code, body, err := get(admin + "/ready"); err != nil || code != http.StatusOK {
+		t.Fatalf("GET admin /ready: %d %q %v", code, body, err)
+	}
+	if code, body, err := get(admin + "/debug/h2"); err != nil || code != http.StatusOK || !strings.Contains(body, `"connections_count": 0`) {
+		t.Errorf("GET admin /debug/h2: %d %v\n%s", code, err, body)
+	}
+	c.signal(t)
+	waitNotReady(t, admin+"/ready")
+	if code := c.wait(t); code != 0 {
+		t.Fatalf("exit code %d, want 0; stderr:\n%s", code, c.stderr)
+	}
+}
+
+// TestSecondSignal: a second SIGTERM during the shutdown closes everything
+// at once; the process exits 1.
+func TestSecondSignal(t *testing.T) {
+	c := startChild(t, "-addr", "127.0.0.1:0", "-deregistration-delay", "1m", "-grace", "1m")
+	tr := h2Transport(false)
+	defer tr.CloseIdleConnections()
+	do(t, tr, http.MethodGet, "http://"+c.addr+"/", nil)
+	c.signal(t)
+	waitNotReady(t, "http://"+c.addr+"/ready") // the first signal is in
+	c.signal(t)
+	if code := c.wait(t); code != 1 {
+		t.Fatalf("exit code %d, want 1; stderr:\n%s", code, c.stderr)
+	}
+	if logs := c.stderr.String(); !strings.Contains(logs, `"msg":"second signal: closing everything"`) ||
+		!strings.Contains(logs, "server: shutdown forced") {
+		t.Errorf("stderr:\n%s", logs)
+	}
+}
+
+func TestShutdownPlanFlags(t *testing.T) {
+	c, err := parseFlags([]string{"-deregistration-delay", "5s", "-spread", "10s", "-grace", "20s",
+		"-termination-budget", "30s", "-admin-addr", "127.0.0.1:9090", "-timeline", "x.svg"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := server.ShutdownPlan{DeregistrationDelay: 5 * time.Second, Spread: 10 * time.Second, Grace: 20 * time.Second, TerminationBudget: 30 * time.Second}
+	if c.plan != want || c.adminAddr != "127.0.0.1:9090" || c.timeline != "x.svg" {
+		t.Errorf("parseFlags: %+v", c)
+	}
+	for _, args := range [][]string{
+		{"-spread", "30s", "-grace", "30s"},
+		{"-deregistration-delay", "-1s"},
+		{"-termination-budget", "-1s"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted it", args)
+		}
 	}
 }
