@@ -12,6 +12,15 @@
 // the server's end for h2c, at the client's end for TLS, whose bytes are
 // encrypted below net/http), then the failed requests of every run, by
 // cause. Nothing is canned: every number is measured as it prints.
+//
+//	go run ./examples/demo -timeline drain.svg
+//
+// -timeline FILE adds one more shutdown of the h2lifecycle server under the
+// same load, not counted in the table, run through the same shutdown
+// sequence as examples/server (server.RunShutdown), and draws every
+// connection it drained as an SVG: when GOAWAY(2^31-1)+PING went out, when
+// the PING ACK came back, the final GOAWAY, the last stream's end, the FIN
+// and the close (package internal/timeline).
 package main
 
 import (
@@ -30,6 +39,8 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/h2lifecycle/h2lifecycle/internal/experiment"
+	"github.com/h2lifecycle/h2lifecycle/internal/timeline"
+	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
 func main() {
@@ -42,13 +53,14 @@ func main() {
 }
 
 type options struct {
-	runs    int
-	workers int
-	conns   int
-	post    float64
-	warmup  time.Duration
-	tls     bool
-	seed    uint64
+	runs     int
+	workers  int
+	conns    int
+	post     float64
+	warmup   time.Duration
+	tls      bool
+	seed     uint64
+	timeline string
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -61,6 +73,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.warmup, "duration", 200*time.Millisecond, "how long the load runs before each shutdown")
 	fs.BoolVar(&o.tls, "tls", false, "h2 over TLS instead of h2c with prior knowledge")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the choice between GET and POST")
+	fs.StringVar(&o.timeline, "timeline", "", "after the runs, drain the h2lifecycle server once more and draw its connections' drains to this SVG file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -112,6 +125,69 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		printConn(out, kind, shown[i])
 	}
 	printCounts(out, results[:])
+	if o.timeline != "" {
+		return drawTimeline(ctx, out, o)
+	}
+	return nil
+}
+
+// drawTimeline shuts the h2lifecycle server down once more under the same
+// load, through server.RunShutdown, whose report holds every connection's
+// drain timeline, and draws it. experiment.DrainOnce shuts down through
+// Shutdown, which reports no timelines: hence a run of its own.
+func drawTimeline(ctx context.Context, out io.Writer, o options) error {
+	srv, err := experiment.StartServer(experiment.ServerConfig{Kind: experiment.KindSupervised, TLS: o.tls})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	load, err := experiment.StartLoad(experiment.LoadConfig{
+		URL:          srv.URL,
+		Workers:      o.workers,
+		Conns:        o.conns,
+		PostFraction: o.post,
+		Seed:         o.seed,
+		Duration:     2*o.warmup + 30*time.Second, // outlives the drain
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		load.Stop()
+		load.Wait()
+	}()
+	// StartLoad has opened every connection; let the load run as before
+	// each measured shutdown.
+	t := time.NewTimer(o.warmup)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	}
+	load.ShutdownBegan()
+	rep, err := srv.Supervised.RunShutdown(ctx, server.ShutdownPlan{Grace: 15 * time.Second}, nil)
+	if err != nil {
+		return err
+	}
+	load.Stop()
+	counts := load.Wait()
+
+	f, err := os.Create(o.timeline)
+	if err != nil {
+		return err
+	}
+	title := fmt.Sprintf("h2lifecycle demo: %d connections drained under load (%d requests, %d failed)",
+		rep.Drained, counts.Requests, counts.Failed)
+	if err := timeline.SVG(f, rep.Reports, timeline.WithTitle(title)); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nTimeline: one more h2lifecycle shutdown under the same load (not counted above): %d connections drained in %v, %d requests, %d failed; drawn to %s.\n",
+		rep.Drained, rep.Drain.Round(10*time.Microsecond), counts.Requests, counts.Failed, o.timeline)
 	return nil
 }
 
