@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
+	"github.com/h2lifecycle/h2lifecycle/idle"
 	"github.com/h2lifecycle/h2lifecycle/internal/frame"
 	"github.com/h2lifecycle/h2lifecycle/ping"
 )
@@ -40,6 +41,10 @@ import (
 //     point after the request and before the end, the notice is on the wire;
 //   - the supervisor reaches closed and Done is closed once the server
 //     closes the connection, with nothing left running (synctest).
+//
+// The first input byte also turns on the policies that end a connection
+// with frames of ours (HeaderTimeout, PING enforcement), so that those
+// frames are held to the same rules.
 func FuzzSupervisor(f *testing.F) {
 	for _, seed := range fuzzSeeds() {
 		f.Add(seed)
@@ -112,6 +117,19 @@ func fuzzSeeds() [][]byte {
 			[]byte{opDrain, 0, 3}, []byte{opRead, inPingAck, 1, 1},
 			[]byte{opSleep, 4}, gen(genFinalGoAway, 0), []byte{opWrite, all},
 			[]byte{opSleep, 5}),
+		// With HeaderTimeout: a header block left open past it; the stream
+		// is reset and the connection ends with GOAWAY and our FIN.
+		prog(expectPreface|2,
+			[]byte{opRead, inHeaders, 0x00, 63},
+			gen(genSettings, 0), []byte{opWrite, all},
+			[]byte{opRead, inHeadersOpen, 0, 3}, []byte{opSleep, 4},
+			gen(genData, 0, 0, 10), []byte{opWrite, all}, []byte{opSleep, 5}),
+		// With PING enforcement: a PING flood on an idle connection during
+		// a drain; GOAWAY(ENHANCE_YOUR_CALM) and our FIN.
+		prog(expectPreface|4,
+			gen(genSettings, 0), []byte{opWrite, all}, []byte{opDrain, 0, 3},
+			[]byte{opRead, inPing, 1, 9}, []byte{opRead, inPing, 2, 9}, []byte{opRead, inPing, 3, 9},
+			[]byte{opRead, inPing, 4, 9}, []byte{opWrite, all}, []byte{opSleep, 5}),
 	}
 }
 
@@ -154,6 +172,8 @@ const (
 	inPing
 	inSettings
 	inGoAway
+	inHeadersOpen  // a new stream's HEADERS without END_HEADERS: its block stays open
+	inContinuation // the CONTINUATION that ends the open block
 	numIn
 )
 
@@ -204,11 +224,23 @@ const maxProgramBytes = 1 << 20
 
 func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 	p := &fuzzProgram{t: t, in: in, conn: &fuzzConn{}, serverLast: frame.MaxStreamID}
-	sawPreface := p.next()&1 == 1
+	first := p.next()
+	sawPreface := first&1 == 1
 	p.clientPref = !sawPreface
+	// Policies whose ends write frames of ours: the header timeout
+	// (RST_STREAM, GOAWAY, FIN) and PING enforcement (GOAWAY
+	// ENHANCE_YOUR_CALM, FIN).
+	var pol idle.Policy
+	if first&2 != 0 {
+		pol.HeaderTimeout = 100 * time.Millisecond
+	}
+	if first&4 != 0 {
+		pol.PingMinInterval = time.Second
+	}
 	sup, err := New(p.conn, Config{
 		GoAway:           func() { p.finalAsked.Store(true) },
 		SawClientPreface: sawPreface,
+		Policy:           pol,
 		Drain:            drain.Config{FirstStreamWait: time.Nanosecond, PingTimeout: 500 * time.Millisecond, Linger: 100 * time.Millisecond},
 	})
 	if err != nil {
@@ -435,6 +467,14 @@ func (p *fuzzProgram) read(kind byte) {
 		b = appendFrame(b, frame.TypeSettings, frame.Flags(p.next())&frame.FlagAck, 0, nil)
 	case inGoAway:
 		b = appendFrame(b, frame.TypeGoAway, 0, 0, make([]byte, 8))
+	case inHeadersOpen:
+		p.clientMax += 2
+		if p.clientMax%2 == 0 {
+			p.clientMax--
+		}
+		b = appendFrame(b, frame.TypeHeaders, frame.Flags(p.next())&frame.FlagEndStream, p.clientMax, filler(5))
+	case inContinuation:
+		b = appendFrame(b, frame.TypeContinuation, frame.FlagEndHeaders, max(p.clientMax, 1), filler(5))
 	}
 	p.conn.feed(b)
 	buf := make([]byte, int(p.next())%64+1)
@@ -791,6 +831,8 @@ func TestSupervisorProgramSeeds(t *testing.T) {
 		{notice: true, graceExpired: true},
 		{notice: true, fin: true},
 		{notice: true},
+		{notice: false, fin: true},
+		{notice: true, fin: true},
 	}
 	seeds := fuzzSeeds()
 	if len(seeds) != len(want) {
