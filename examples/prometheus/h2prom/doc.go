@@ -1,0 +1,45 @@
+// Package h2prom exports the life of h2lifecycle's supervised HTTP/2
+// connections as Prometheus metrics, named after Envoy's downstream
+// connection statistics so that dashboards and alerts written for an Envoy
+// front proxy read the same here.
+//
+// [Metrics] implements lifecycle.Metrics: hand it to server.WithMetrics and
+// register it with a prometheus.Registerer. The core calls it twice per
+// connection — when the connection comes under supervision and when it is
+// closed, with its final lifecycle.Report — so everything but the active
+// gauge is counted when a connection closes: a connection's streams show in
+// h2lifecycle_downstream_rq_total once it is gone, not while it serves.
+// That keeps the hot path of the core free of metric calls.
+//
+// The metrics and the Envoy statistics they mirror:
+//
+//	h2lifecycle_downstream_cx_total                        downstream_cx_total, downstream_cx_http2_total
+//	h2lifecycle_downstream_cx_active                       downstream_cx_active
+//	h2lifecycle_downstream_cx_destroy_total{reason}        downstream_cx_destroy (Envoy splits it local/remote; the reason says which)
+//	h2lifecycle_downstream_cx_drained_total{reason}        downstream_cx_drain_close (shutdown), downstream_cx_idle_timeout (idle),
+//	                                                       downstream_cx_max_duration_reached (max_age),
+//	                                                       downstream_cx_max_requests_reached (max_streams)
+//	h2lifecycle_downstream_cx_destroy_with_active_rq_total downstream_cx_destroy_local_with_active_rq + ..._remote_with_active_rq
+//	h2lifecycle_downstream_cx_length_seconds               downstream_cx_length_ms (in seconds, Prometheus' base unit)
+//	h2lifecycle_downstream_cx_drain_duration_seconds       none: Envoy does not time its drains
+//	h2lifecycle_downstream_cx_drain_phase_seconds{phase}   none
+//	h2lifecycle_downstream_cx_ping_rtt_seconds             none
+//	h2lifecycle_downstream_cx_ping_timeout_total           none (http2.keepalive_timeout is reason="keepalive_timeout" here)
+//	h2lifecycle_downstream_cx_grace_expired_total          none: Envoy's drain_timeout expiry is not counted
+//	h2lifecycle_downstream_rq_total                        downstream_rq_total, downstream_rq_http2_total
+//	h2lifecycle_downstream_rq_completed_total              downstream_rq_completed
+//	h2lifecycle_downstream_rq_reset_total                  downstream_rq_rx_reset + downstream_rq_tx_reset
+//	h2lifecycle_downstream_rq_cut_total                    none: streams still open when their connection closed
+//
+// The reason label takes the fixed strings of package idle (idle, max_age,
+// max_streams, header_timeout, keepalive_timeout, too_many_pings, shutdown,
+// requested, peer_goaway, server_goaway, protocol_error, peer_closed), so its
+// cardinality is bounded; every one is exported from the start at zero, so
+// that rate() and alerts see a series before its first event.
+//
+// Two series deserve alerts: h2lifecycle_downstream_rq_cut_total (requests
+// lost to a close: the grace is too short for the slowest stream, or the
+// process is killed mid-drain) and h2lifecycle_downstream_cx_ping_timeout_total
+// (clients that did not answer the drain's PING in time: the final GOAWAY
+// went out blind, and a request crossing it may have been refused).
+package h2prom

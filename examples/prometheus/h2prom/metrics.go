@@ -1,0 +1,239 @@
+package h2prom
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/h2lifecycle/h2lifecycle/idle"
+	"github.com/h2lifecycle/h2lifecycle/lifecycle"
+)
+
+// Options tune the metrics. The zero value works.
+type Options struct {
+	// Namespace is the first part of every name. Empty means
+	// "h2lifecycle"; the second part is always "downstream".
+	Namespace string
+
+	// ConstLabels are added to every series: a listener's name, say, when
+	// one process wraps several servers (each with its own Metrics,
+	// registered once per label value).
+	ConstLabels prometheus.Labels
+
+	// DrainBuckets are the buckets, in seconds, of the drain duration and
+	// phase histograms. Nil means DefDrainBuckets.
+	DrainBuckets []float64
+
+	// RTTBuckets are the buckets, in seconds, of the PING round-trip
+	// histogram. Nil means DefRTTBuckets.
+	RTTBuckets []float64
+
+	// LengthBuckets are the buckets, in seconds, of the connection length
+	// histogram. Nil means DefLengthBuckets.
+	LengthBuckets []float64
+}
+
+// Default buckets, in seconds.
+var (
+	// DefDrainBuckets span a loopback drain (a round trip plus the 20ms
+	// settle) up to the 30s default grace.
+	DefDrainBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
+	// DefRTTBuckets span a loopback round trip up to a second.
+	DefRTTBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
+
+	// DefLengthBuckets span a second up to a day.
+	DefLengthBuckets = []float64{1, 10, 60, 300, 900, 1800, 3600, 7200, 21600, 86400}
+)
+
+// reasons are every reason a report can carry, exported at zero from the
+// start.
+var reasons = []string{
+	idle.ReasonIdle, idle.ReasonMaxAge, idle.ReasonMaxStreams, idle.ReasonHeaderTimeout,
+	idle.ReasonKeepaliveTimeout, idle.ReasonTooManyPings, idle.ReasonShutdown, idle.ReasonRequested,
+	idle.ReasonPeer, idle.ReasonServer, idle.ReasonError, idle.ReasonClosed,
+}
+
+// unknownReason stands for an empty reason, which the core does not produce
+// today; a label value must not be empty to be useful.
+const unknownReason = "unknown"
+
+// The drain phases, as the core's log line names them.
+const (
+	phaseNotice  = "notice"  // drain start to PING ACK (or the ping timeout)
+	phaseSettle  = "settle"  // PING ACK to the final GOAWAY
+	phaseFinal   = "final"   // final GOAWAY to the last stream's end
+	phaseClosing = "closing" // our FIN to the close
+)
+
+// Metrics is a lifecycle.Metrics that keeps Prometheus metrics, and a
+// prometheus.Collector that exports them. Create it with New; it is safe for
+// concurrent use.
+type Metrics struct {
+	cxTotal       prometheus.Counter
+	cxActive      prometheus.Gauge
+	cxDestroy     *prometheus.CounterVec
+	cxDrained     *prometheus.CounterVec
+	cxActiveRq    prometheus.Counter
+	cxLength      prometheus.Histogram
+	drainDuration prometheus.Histogram
+	drainPhase    *prometheus.HistogramVec
+	pingRTT       prometheus.Histogram
+	pingTimeout   prometheus.Counter
+	graceExpired  prometheus.Counter
+	rqTotal       prometheus.Counter
+	rqCompleted   prometheus.Counter
+	rqReset       prometheus.Counter
+	rqCut         prometheus.Counter
+
+	all []prometheus.Collector
+}
+
+var _ lifecycle.Metrics = (*Metrics)(nil)
+var _ prometheus.Collector = (*Metrics)(nil)
+
+// New returns the metrics, every series at zero. Register the result with a
+// prometheus.Registerer and pass it to server.WithMetrics.
+func New(o Options) *Metrics {
+	ns := o.Namespace
+	if ns == "" {
+		ns = "h2lifecycle"
+	}
+	buckets := func(b, def []float64) []float64 {
+		if b == nil {
+			return def
+		}
+		return b
+	}
+	const sub = "downstream"
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help, ConstLabels: o.ConstLabels})
+	}
+	histogram := func(name, help string, b []float64) prometheus.Histogram {
+		return prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help, ConstLabels: o.ConstLabels, Buckets: b})
+	}
+	m := &Metrics{
+		cxTotal: counter("cx_total",
+			"HTTP/2 connections that came under supervision (Envoy: downstream_cx_total)."),
+		cxActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "cx_active", ConstLabels: o.ConstLabels,
+			Help: "HTTP/2 connections under supervision now (Envoy: downstream_cx_active)."}),
+		cxDestroy: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "cx_destroy_total", ConstLabels: o.ConstLabels,
+			Help: "HTTP/2 connections closed, by the reason they ended (Envoy: downstream_cx_destroy)."}, []string{"reason"}),
+		cxDrained: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "cx_drained_total", ConstLabels: o.ConstLabels,
+			Help: "HTTP/2 connections ended by a drain (two-phase GOAWAY, or the server's or peer's own GOAWAY), by reason (Envoy: downstream_cx_drain_close, downstream_cx_idle_timeout, downstream_cx_max_duration_reached, downstream_cx_max_requests_reached)."}, []string{"reason"}),
+		cxActiveRq: counter("cx_destroy_with_active_rq_total",
+			"HTTP/2 connections closed with streams still open (Envoy: downstream_cx_destroy_local_with_active_rq plus _remote_)."),
+		cxLength: histogram("cx_length_seconds",
+			"Lifetime of HTTP/2 connections, observed when they close (Envoy: downstream_cx_length_ms).", buckets(o.LengthBuckets, DefLengthBuckets)),
+		drainDuration: histogram("cx_drain_duration_seconds",
+			"Time from the start of a connection's drain to its close.", buckets(o.DrainBuckets, DefDrainBuckets)),
+		drainPhase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "cx_drain_phase_seconds", ConstLabels: o.ConstLabels,
+			Help:    "Time in each phase of a drain: notice (start to PING ACK or ping timeout), settle (ACK to final GOAWAY), final (final GOAWAY to the last stream's end), closing (our FIN to the close); a phase a drain skipped is not observed.",
+			Buckets: buckets(o.DrainBuckets, DefDrainBuckets)}, []string{"phase"}),
+		pingRTT: histogram("cx_ping_rtt_seconds",
+			"Round trip of the last acknowledged PING the supervisor sent on a connection (the drain's, or a keepalive), observed when it closes.", buckets(o.RTTBuckets, DefRTTBuckets)),
+		pingTimeout: counter("cx_ping_timeout_total",
+			"Drains whose final GOAWAY went out at the ping timeout, without the PING ACK."),
+		graceExpired: counter("cx_grace_expired_total",
+			"Drains cut at the grace deadline, their open streams reset."),
+		rqTotal: counter("rq_total",
+			"Streams the server processed on supervised connections, counted when the connection closes (Envoy: downstream_rq_total)."),
+		rqCompleted: counter("rq_completed_total",
+			"Streams ended by the server's END_STREAM, counted when the connection closes (Envoy: downstream_rq_completed)."),
+		rqReset: counter("rq_reset_total",
+			"Streams ended by RST_STREAM from either side, counted when the connection closes (Envoy: downstream_rq_rx_reset plus downstream_rq_tx_reset)."),
+		rqCut: counter("rq_cut_total",
+			"Streams still open when their connection closed: reset at the grace deadline, or lost with the connection."),
+	}
+	for _, r := range reasons {
+		m.cxDestroy.WithLabelValues(r)
+		m.cxDrained.WithLabelValues(r)
+	}
+	for _, p := range []string{phaseNotice, phaseSettle, phaseFinal, phaseClosing} {
+		m.drainPhase.WithLabelValues(p)
+	}
+	m.all = []prometheus.Collector{m.cxTotal, m.cxActive, m.cxDestroy, m.cxDrained, m.cxActiveRq, m.cxLength,
+		m.drainDuration, m.drainPhase, m.pingRTT, m.pingTimeout, m.graceExpired, m.rqTotal, m.rqCompleted, m.rqReset, m.rqCut}
+	return m
+}
+
+// ConnOpened counts a connection that came under supervision.
+func (m *Metrics) ConnOpened() {
+	m.cxTotal.Inc()
+	m.cxActive.Inc()
+}
+
+// ConnClosed counts a closed connection from its final report.
+func (m *Metrics) ConnClosed(r *lifecycle.Report) {
+	m.cxActive.Dec()
+	if r == nil {
+		return
+	}
+	reason := r.Reason
+	if reason == "" {
+		reason = unknownReason
+	}
+	m.cxDestroy.WithLabelValues(reason).Inc()
+	m.cxLength.Observe(r.Age.Seconds())
+	m.rqTotal.Add(float64(r.StreamsOpened))
+	m.rqCompleted.Add(float64(r.StreamsCompleted))
+	m.rqReset.Add(float64(r.StreamsReset))
+	if n := len(r.StreamsCut); n > 0 {
+		m.rqCut.Add(float64(n))
+		m.cxActiveRq.Inc()
+	}
+	if r.RTT > 0 {
+		m.pingRTT.Observe(r.RTT.Seconds())
+	}
+	if !r.Drained {
+		return
+	}
+	m.cxDrained.WithLabelValues(reason).Inc()
+	if r.PingTimedOut {
+		m.pingTimeout.Inc()
+	}
+	if r.GraceExpired {
+		m.graceExpired.Inc()
+	}
+	tl := &r.Timeline
+	if d, ok := span(tl.Start, tl.Closed); ok {
+		m.drainDuration.Observe(d.Seconds())
+	}
+	// The phases as the core's log line has them.
+	for _, p := range []struct {
+		name     string
+		from, to time.Time
+	}{
+		{phaseNotice, tl.Start, tl.Ack},
+		{phaseSettle, tl.Ack, tl.Final},
+		{phaseFinal, tl.Final, tl.StreamsDone},
+		{phaseClosing, tl.HalfClosed, tl.Closed},
+	} {
+		if d, ok := span(p.from, p.to); ok {
+			m.drainPhase.WithLabelValues(p.name).Observe(d.Seconds())
+		}
+	}
+}
+
+// span is b-a when both happened; never negative (streams can end before
+// the ACK).
+func span(a, b time.Time) (time.Duration, bool) {
+	if a.IsZero() || b.IsZero() {
+		return 0, false
+	}
+	return max(b.Sub(a), 0), true
+}
+
+// Describe sends the descriptions of every metric.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.all {
+		c.Describe(ch)
+	}
+}
+
+// Collect sends every metric's current value.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.all {
+		c.Collect(ch)
+	}
+}
