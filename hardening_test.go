@@ -166,7 +166,8 @@ func startSubject(t testing.TB, stock, tlsOn bool, hs *http.Server, cfg server.C
 }
 
 // eachSubject runs f for the stock server and for h2lifecycle, over h2c and
-// TLS, stock first: f may compare h2lifecycle with what stock did.
+// TLS, stock first: f may compare h2lifecycle with what stock did (when
+// -run left the stock subtest out, there is nothing to compare with).
 func eachSubject(t *testing.T, f func(t *testing.T, stock, tlsOn bool)) {
 	for _, tlsOn := range []bool{false, true} {
 		for _, stock := range []bool{true, false} {
@@ -280,7 +281,7 @@ func TestHostileSlowloris(t *testing.T) {
 				stockTimes[i] = closeTimes(got)
 				return
 			}
-			if want := stockTimes[i]; got.silent > want.silent || got.preface > want.preface {
+			if want := stockTimes[i]; want != (closeTimes{}) && (got.silent > want.silent || got.preface > want.preface) {
 				t.Errorf("slow connections closed after %v (silent) and %v (preface only); stock closes them after %v and %v",
 					got.silent, got.preface, want.silent, want.preface)
 			}
@@ -635,7 +636,7 @@ func TestHostileRapidReset(t *testing.T) {
 				i := map[bool]int{false: 0, true: 1}[tlsOn]
 				if stock {
 					stockStarted[i] = started.Load()
-				} else if n := started.Load(); n != stockStarted[i] {
+				} else if n := started.Load(); stockStarted[i] > 0 && n != stockStarted[i] {
 					t.Errorf("%d handlers started; stock started %d", n, stockStarted[i])
 				}
 			})
@@ -772,7 +773,7 @@ func TestHostileContinuationFlood(t *testing.T) {
 				stockBytes[i] = sent
 				return
 			}
-			if sent > 2*stockBytes[i]+4<<20 {
+			if stockBytes[i] > 0 && sent > 2*stockBytes[i]+4<<20 {
 				t.Errorf("h2lifecycle accepted %d KB before the close; stock %d KB", sent>>10, stockBytes[i]>>10)
 			}
 			s.afterShutdown(t, 5*time.Second)
