@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/net/http2"
 
 	"github.com/h2lifecycle/h2lifecycle/server"
@@ -588,5 +589,43 @@ func TestShutdownPlanFlags(t *testing.T) {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted it", args)
 		}
+	}
+}
+
+// TestKubernetesManifestArgs: the arguments examples/kubernetes gives the
+// server are ones it accepts, with the plan they mean.
+func TestKubernetesManifestArgs(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "kubernetes", "deployment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dep struct {
+		Kind string `yaml:"kind"`
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Args []string `yaml:"args"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	// The Deployment is the first document.
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&dep); err != nil {
+		t.Fatal(err)
+	}
+	if dep.Kind != "Deployment" || len(dep.Spec.Template.Spec.Containers) != 1 {
+		t.Fatalf("the first document is not the Deployment of one container: %+v", dep)
+	}
+	var stderr bytes.Buffer
+	c, err := parseFlags(dep.Spec.Template.Spec.Containers[0].Args, &stderr)
+	if err != nil {
+		t.Fatalf("the manifest's arguments: %v\n%s", err, &stderr)
+	}
+	want := server.ShutdownPlan{DeregistrationDelay: 10 * time.Second, Spread: 10 * time.Second,
+		Grace: 30 * time.Second, TerminationBudget: 45 * time.Second}
+	if c.plan != want || c.addr != ":8080" || c.adminAddr != ":9090" {
+		t.Errorf("the manifest's plan %+v on %s, admin %s", c.plan, c.addr, c.adminAddr)
 	}
 }
