@@ -80,9 +80,13 @@ func serveStock(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) err
 	} else {
 		protocols.SetUnencryptedHTTP2(true)
 	}
+	// examples/server serves its handler through a ServeMux (with /ready
+	// and /debug/h2 beside it); so does the reference.
+	mux := http.NewServeMux()
+	mux.Handle("/", handler())
 	srv := &http.Server{
 		TLSConfig:         tlsConfig,
-		Handler:           handler(),
+		Handler:           mux,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -113,7 +117,9 @@ func serveStock(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) err
 // http.Server serves them.
 func serveConnLoop(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
 	h2 := &http2.Server{}
-	h := handler()
+	mux := http.NewServeMux()
+	mux.Handle("/", handler())
+	var h http.Handler = mux
 	if tlsConfig != nil {
 		tlsConfig = tlsConfig.Clone()
 		tlsConfig.NextProtos = []string{http2.NextProtoTLS}
