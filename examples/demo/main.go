@@ -13,14 +13,15 @@
 // encrypted below net/http), then the failed requests of every run, by
 // cause. Nothing is canned: every number is measured as it prints.
 //
-//	go run ./examples/demo -timeline drain.svg
-//
 // -timeline FILE adds one more shutdown of the h2lifecycle server under the
 // same load, not counted in the table, run through the same shutdown
-// sequence as examples/server (server.RunShutdown), and draws every
-// connection it drained as an SVG: when GOAWAY(2^31-1)+PING went out, when
-// the PING ACK came back, the final GOAWAY, the last stream's end, the FIN
-// and the close (package internal/timeline).
+// sequence as examples/server (server.RunShutdown, its drains spread over
+// -spread), and draws every connection it drained as an SVG: when
+// GOAWAY(2^31-1)+PING went out, when the PING ACK came back, the final
+// GOAWAY, the last stream's end, the FIN and the close (package
+// internal/timeline).
+//
+//	go run ./examples/demo -conns 12 -spread 200ms -timeline drain.svg
 package main
 
 import (
@@ -61,6 +62,7 @@ type options struct {
 	tls      bool
 	seed     uint64
 	timeline string
+	spread   time.Duration
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -74,11 +76,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&o.tls, "tls", false, "h2 over TLS instead of h2c with prior knowledge")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the choice between GET and POST")
 	fs.StringVar(&o.timeline, "timeline", "", "after the runs, drain the h2lifecycle server once more and draw its connections' drains to this SVG file")
+	fs.DurationVar(&o.spread, "spread", 0, "in the -timeline run, start the connections' drains evenly over this window (server.ShutdownPlan.Spread)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.runs < 1 || o.workers < 1 || o.conns < 1 || o.post < 0 || o.post > 1 || o.warmup <= 0 {
 		return fmt.Errorf("-runs, -workers, -conns and -duration must be positive and -post in [0, 1]")
+	}
+	if o.spread < 0 || o.spread >= timelineGrace {
+		return fmt.Errorf("-spread must be in [0, %v), got %v", timelineGrace, o.spread)
 	}
 	transport := "h2c"
 	if o.tls {
@@ -131,6 +137,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
+// timelineGrace bounds the drains of the -timeline run, as DrainOnce's
+// default shutdown timeout bounds the measured ones.
+const timelineGrace = 15 * time.Second
+
 // drawTimeline shuts the h2lifecycle server down once more under the same
 // load, through server.RunShutdown, whose report holds every connection's
 // drain timeline, and draws it. experiment.DrainOnce shuts down through
@@ -166,7 +176,7 @@ func drawTimeline(ctx context.Context, out io.Writer, o options) error {
 		return ctx.Err()
 	}
 	load.ShutdownBegan()
-	rep, err := srv.Supervised.RunShutdown(ctx, server.ShutdownPlan{Grace: 15 * time.Second}, nil)
+	rep, err := srv.Supervised.RunShutdown(ctx, server.ShutdownPlan{Spread: o.spread, Grace: timelineGrace}, nil)
 	if err != nil {
 		return err
 	}
