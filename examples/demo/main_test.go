@@ -88,7 +88,9 @@ func TestDemoTimeline(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	if err := run(context.Background(), []string{"-runs", "0"}, &bytes.Buffer{}); err == nil {
-		t.Error("-runs 0 accepted")
+	for _, args := range [][]string{{"-runs", "0"}, {"-spread", "-1s"}, {"-spread", "15s"}} {
+		if err := run(context.Background(), args, &bytes.Buffer{}); err == nil {
+			t.Errorf("%q accepted", args)
+		}
 	}
 }
