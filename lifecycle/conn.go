@@ -311,7 +311,8 @@ func (c *Conn) serviceLocked() drain.Action {
 	var act drain.Action
 	if c.abort.Load() != nil {
 		c.notice.Store(nil) // the connection ends without a drain
-		if c.out.Boundary() {
+		// Never before the server's first SETTINGS (RFC 9113 §3.4).
+		if c.out.Boundary() && c.sawSettings {
 			c.Conn.Write(*c.abort.Swap(nil))
 			c.shut = true
 			c.closeWrite()
@@ -352,7 +353,7 @@ func (c *Conn) closeWrite() {
 // blocked write: then there is nothing to say, only to close.
 func (c *Conn) resetAndClose(ids []uint32) {
 	if len(ids) > 0 && c.wmu.TryLock() {
-		if !c.shut && c.out.Boundary() {
+		if !c.shut && c.out.Boundary() && c.sawSettings {
 			var b []byte
 			for _, id := range ids {
 				b = frame.AppendRSTStream(b, id, frame.ErrCodeCancel)
