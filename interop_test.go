@@ -26,7 +26,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -98,9 +97,9 @@ func (c *interopConns) wait(t testing.TB, d time.Duration) {
 	}
 }
 
-// startInterop serves hs on 127.0.0.1, stock or wrapped with cfg, h2c or
-// TLS. It is closed, and every connection gone, when the test ends.
-func startInterop(t testing.TB, stock, tlsOn bool, hs *http.Server, cfg server.Config) *interopServer {
+// startInterop serves hs on 127.0.0.1, stock or wrapped with cfg and opts,
+// h2c or TLS. It is closed, and every connection gone, when the test ends.
+func startInterop(t testing.TB, stock, tlsOn bool, hs *http.Server, cfg server.Config, opts ...server.Option) *interopServer {
 	t.Helper()
 	s := &interopServer{name: interopName(stock, tlsOn), stock: stock, tls: tlsOn, hs: hs,
 		conns: &interopConns{open: map[net.Conn]bool{}, changed: make(chan struct{}, 1)}}
@@ -135,7 +134,7 @@ func startInterop(t testing.TB, stock, tlsOn bool, hs *http.Server, cfg server.C
 			t.Fatal(err)
 		}
 	} else {
-		srv, err := server.Wrap(hs, cfg)
+		srv, err := server.Wrap(hs, cfg, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -542,7 +541,7 @@ func TestMaxConcurrentStreamsAlwaysAdvertised(t *testing.T) {
 // never idles out. Here: idle timeout 100ms, a request arrives at 95ms and
 // takes 10ms, then silence; the notice must come 100ms after the response.
 func TestIdleTimeoutAfterRequestAcrossTimer(t *testing.T) {
-	if os.Getenv("H2LIFECYCLE_PENDING_FIXES") == "" {
+	if !pendingFixes() {
 		// Core fix pending (lifecycle.Supervisor.updateBusy must re-arm the
 		// timer whenever busy changes, not only when the sequence returns
 		// an action). Delete this skip with the fix.
