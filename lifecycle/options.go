@@ -56,9 +56,10 @@ type Metrics interface {
 	// ConnOpened is called when a connection comes under supervision.
 	ConnOpened()
 	// ConnClosed is called once when it is closed, with its final report:
-	// why it ended, how long each drain phase took, the PING round trip,
-	// the streams completed and cut, whether the ping timeout or the grace
-	// deadline fired.
+	// why it ended, how long each drain phase took, the last PING round
+	// trip, the streams completed and cut, whether the ping timeout or the
+	// grace deadline fired. It is called before the connection leaves
+	// server.Server's snapshot and reports.
 	ConnClosed(r *Report)
 }
 

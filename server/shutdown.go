@@ -137,6 +137,7 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 	}
 	rep := ShutdownReport{Begin: time.Now()}
 	s.notReady.Store(true)
+	s.startCollect() // connections that close during the delay count too
 	fields := []zap.Field{zap.Duration("deregistration_delay", plan.DeregistrationDelay),
 		zap.Duration("spread", plan.Spread), zap.Duration("grace", grace)}
 	if b := plan.TerminationBudget; b > 0 && plan.DeregistrationDelay+grace > b {
@@ -170,7 +171,6 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 	// Drain phase.
 	start := time.Now()
 	deadline := start.Add(grace)
-	s.startCollect()
 	s.mu.Lock()
 	s.draining, s.grace, s.sequenced = true, grace, true
 	sups := make([]*lifecycle.Supervisor, 0, len(s.conns))
@@ -223,11 +223,14 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 		}
 		return stop(ErrForced)
 	}
+	// The drain ends with the last HTTP/2 connection. http.Server.Shutdown
+	// notices that on its next poll (up to half a second later), and waits
+	// for HTTP/1.1 requests still running.
+	rep.Drain = time.Since(start)
 	if err := <-h1done; err != nil {
 		s.hs.Close() // HTTP/1.1 requests still running at the deadline
 	}
 	s.finishCollect(&rep)
-	rep.Drain = time.Since(start)
 	s.log.Info("shut down", zap.Int("connections", rep.Connections), zap.Int("drained", rep.Drained),
 		zap.Uint64("streams_completed", rep.StreamsCompleted), zap.Int("streams_cut", rep.StreamsCut),
 		zap.Int("ping_timeouts", rep.PingTimeouts), zap.Int("grace_expired", rep.GraceExpired),
@@ -236,7 +239,11 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 }
 
 // ShutdownOnSignal waits for SIGTERM or SIGINT, or for ctx to end, then runs
-// RunShutdown; a second signal forces the close.
+// RunShutdown; a second signal forces the close. It starts listening for
+// the signals when called: a program that may receive SIGTERM before (as
+// soon as it announces its address) registers its own channel early with
+// signal.Notify and calls ShutdownOn. Do not pass a ctx that the same
+// signals cancel: the first signal would also count as the second.
 func (s *Server) ShutdownOnSignal(ctx context.Context, plan ShutdownPlan) (ShutdownReport, error) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
