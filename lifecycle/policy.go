@@ -10,12 +10,12 @@ import (
 	"github.com/h2lifecycle/h2lifecycle/internal/frame"
 )
 
-// headerDeadline returns when HeaderTimeout next expires: for the client's
-// preface and first SETTINGS, for the incomplete header block, or — when
-// neither is pending — a timeout from now, since a block that starts later
-// cannot be due sooner. The timer thus checks an active connection once per
-// HeaderTimeout, without any work per request. Call with mu held.
-func (s *Supervisor) headerDeadline(now time.Time) (time.Time, bool) {
+// headerDeadline returns when HeaderTimeout next expires, if something is
+// pending: the client's preface and first SETTINGS, or an incomplete header
+// block. (When nothing is, rearm keeps the timer within a timeout of now,
+// so that the timer checks an active connection once per HeaderTimeout,
+// without any work per request.) Call with mu held.
+func (s *Supervisor) headerDeadline() (time.Time, bool) {
 	t := s.cfg.Policy.HeaderTimeout
 	if t <= 0 || s.closed || s.seq.Phase() >= drain.Closing {
 		return time.Time{}, false
@@ -26,7 +26,7 @@ func (s *Supervisor) headerDeadline(now time.Time) (time.Time, bool) {
 	if b := s.conn.blockStart.Load(); b > 0 {
 		return s.created.Add(time.Duration(b-1) + t), true
 	}
-	return now.Add(t), true
+	return time.Time{}, false
 }
 
 // headerTimedOut ends a connection whose peer was too slow: without its

@@ -100,10 +100,11 @@ type Supervisor struct {
 	deferUntil  time.Time // when the deferred drain starts anyway
 	deferGrace  time.Time // its grace deadline, counted from the request
 
-	timer   *clock.Timer
-	timerAt time.Time // when the timer fires; zero when it is not armed
-	closed  bool
-	report  Report
+	timer         *clock.Timer
+	timerAt       time.Time // when the timer fires; zero when it is not armed
+	headerCheckAt time.Time // the next periodic HeaderTimeout check
+	closed        bool
+	report        Report
 }
 
 // New supervises nc. Serve the connection returned by [Supervisor.Conn],
@@ -174,18 +175,23 @@ func (s *Supervisor) Done() <-chan struct{} { return s.done }
 func (s *Supervisor) ConnState(st http.ConnState) {
 	var act drain.Action
 	s.mu.Lock()
-	now := s.clock.Now()
 	switch st {
 	case http.StateActive:
 		s.serverIdle = false
+		act = s.updateBusy(time.Time{}) // busy only drops deadlines: no timer change
 	case http.StateIdle:
-		if !s.serverIdle {
-			s.serverIdle = true
+		if s.serverIdle {
+			break
+		}
+		s.serverIdle = true
+		var now time.Time
+		if s.cfg.Policy.IdleTimeout > 0 {
+			now = s.clock.Now() // the only clock read per request, with an idle timeout
 			s.idleSince = now
 		}
+		act = s.updateBusy(now)
+		s.rearm(now)
 	}
-	act = s.updateBusy(now)
-	s.rearm(now)
 	s.mu.Unlock()
 	s.run(act)
 }
@@ -302,8 +308,11 @@ func (s *Supervisor) streamOpened(id uint32) drain.Action {
 	if id%2 == 1 && id > s.peerMax {
 		s.peerMax = id
 	}
+	act := s.updateBusy(time.Time{})
+	if !s.deferred && !s.seq.Draining() && s.cfg.Policy.MaxStreamsPerConnection == 0 {
+		return act // the common case reads no clock
+	}
 	now := s.clock.Now()
-	act := s.updateBusy(now)
 	if s.deferred {
 		act |= s.startDeferred(now) // the stream is served: it opened before the notice
 	}
@@ -333,7 +342,7 @@ func (s *Supervisor) streamEnded(id uint32, completed bool) drain.Action {
 	if s.streams.len() > 0 {
 		return 0
 	}
-	return s.updateBusy(s.clock.Now())
+	return s.updateBusy(time.Time{})
 }
 
 // pingAcked notes the ACK of one of our PINGs.
@@ -415,8 +424,9 @@ func (s *Supervisor) peerGoAway() drain.Action {
 
 // updateBusy tells the sequence when the connection goes from idle to busy
 // and back. Busy means a stream is open on the wire or in the server's own
-// view: a drain ends only when both agree that nothing is left. Call with mu
-// held.
+// view: a drain ends only when both agree that nothing is left. now may be
+// zero: the clock is read only if a drain is under way, which the
+// transition may move on. Call with mu held.
 func (s *Supervisor) updateBusy(now time.Time) drain.Action {
 	busy := s.streams.len() > 0 || !s.serverIdle
 	if busy == s.busy {
@@ -427,6 +437,13 @@ func (s *Supervisor) updateBusy(now time.Time) drain.Action {
 	if busy {
 		ev = drain.StreamsOpen
 	}
+	if s.seq.Phase() == drain.Active {
+		s.seq.Handle(ev, now) // only a level to remember: no actions, no time
+		return 0
+	}
+	if now.IsZero() {
+		now = s.clock.Now()
+	}
 	act := s.seq.Handle(ev, now)
 	if act != 0 {
 		s.rearm(now)
@@ -436,8 +453,12 @@ func (s *Supervisor) updateBusy(now time.Time) drain.Action {
 
 // rearm makes sure the timer fires no later than the earliest deadline. A
 // timer that fires early finds nothing due and re-arms itself, so the busy
-// path never resets it. Call with mu held.
+// path never resets it. now may be zero: the clock is read only to arm the
+// timer. Call with mu held.
 func (s *Supervisor) rearm(now time.Time) {
+	if s.closed {
+		return
+	}
 	at := s.seq.Deadline()
 	if d, ok := s.idleDeadline(); ok && (at.IsZero() || d.Before(at)) {
 		at = d
@@ -448,14 +469,27 @@ func (s *Supervisor) rearm(now time.Time) {
 	if !s.ageAt.IsZero() && s.seq.Phase() == drain.Active && (at.IsZero() || s.ageAt.Before(at)) {
 		at = s.ageAt
 	}
-	if d, ok := s.headerDeadline(now); ok && (at.IsZero() || d.Before(at)) {
+	if d, ok := s.headerDeadline(); ok && (at.IsZero() || d.Before(at)) {
 		at = d
 	}
-	if at.IsZero() || s.closed {
+	if s.headerTimeout && s.seq.Phase() < drain.Closing {
+		// A header block that starts later is due no sooner than a
+		// timeout from now: check once per timeout.
+		if s.headerCheckAt.IsZero() {
+			if now.IsZero() {
+				now = s.clock.Now()
+			}
+			s.headerCheckAt = now.Add(s.cfg.Policy.HeaderTimeout)
+		}
+		if at.IsZero() || s.headerCheckAt.Before(at) {
+			at = s.headerCheckAt
+		}
+	}
+	if at.IsZero() || (!s.timerAt.IsZero() && !at.Before(s.timerAt)) {
 		return
 	}
-	if !s.timerAt.IsZero() && !at.Before(s.timerAt) {
-		return
+	if now.IsZero() {
+		now = s.clock.Now()
 	}
 	s.timerAt = at
 	d := max(at.Sub(now), 0)
@@ -480,6 +514,9 @@ func (s *Supervisor) onTimer() {
 	s.mu.Lock()
 	now := s.clock.Now()
 	s.timerAt = time.Time{}
+	if !s.headerCheckAt.IsZero() && !now.Before(s.headerCheckAt) {
+		s.headerCheckAt = time.Time{}
+	}
 	act := s.seq.Tick(now)
 	if s.deferred && !now.Before(s.deferUntil) {
 		act |= s.startDeferred(now)
@@ -490,7 +527,7 @@ func (s *Supervisor) onTimer() {
 	if !s.ageAt.IsZero() && !now.Before(s.ageAt) && s.seq.Phase() == drain.Active {
 		act |= s.startDrain(now, idle.ReasonMaxAge, s.cfg.Policy.MaxConnectionAgeGrace)
 	}
-	if d, ok := s.headerDeadline(now); ok && !now.Before(d) {
+	if d, ok := s.headerDeadline(); ok && !now.Before(d) {
 		act |= s.headerTimedOut(now)
 	}
 	s.rearm(now)

@@ -1,0 +1,96 @@
+package lifecycle
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// loopConn feeds a fixed inbound byte stream forever and discards writes.
+type loopConn struct {
+	recConn
+	in  []byte
+	off int
+}
+
+func (c *loopConn) Read(p []byte) (int, error) {
+	if c.off == len(c.in) {
+		c.off = 0
+	}
+	n := copy(p, c.in[c.off:])
+	c.off += n
+	return n, nil
+}
+
+func (c *loopConn) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkTapRequest is the tap's work for one request: the server reads a
+// HEADERS frame (header and payload in two Reads, as x/net does), reports
+// the connection active, writes HEADERS and DATA(END_STREAM) in one Write,
+// and reports it idle.
+func BenchmarkTapRequest(b *testing.B) {
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, kv := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/"}} {
+		enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+	}
+	var out bytes.Buffer
+	fr := http2.NewFramer(&out, nil)
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: make([]byte, 40), EndHeaders: true})
+	fr.WriteData(1, true, []byte("ok"))
+	resp := bytes.Clone(out.Bytes())
+
+	lc := &loopConn{}
+	s, err := New(lc, Config{GoAway: func() {}, SawClientPreface: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := s.Conn()
+	c.Write(mustSettings()) // the server's first SETTINGS
+	// Every request needs a new stream id: prepare them all.
+	n := b.N
+	ins := make([][]byte, n)
+	resps := make([][]byte, n)
+	for i := range n {
+		id := uint32(2*i + 1)
+		ins[i] = headersFrame(id, hb.Bytes())
+		resps[i] = bytes.Clone(resp)
+		setStream(resps[i], id)
+	}
+	hdr := make([]byte, 9)
+	payload := make([]byte, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range n {
+		lc.in, lc.off = ins[i], 0
+		c.Read(hdr)
+		c.Read(payload[:len(ins[i])-9])
+		s.ConnState(http.StateActive)
+		c.Write(resps[i])
+		s.ConnState(http.StateIdle)
+	}
+}
+
+func headersFrame(id uint32, block []byte) []byte {
+	var b bytes.Buffer
+	http2.NewFramer(&b, nil).WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndStream: true, EndHeaders: true})
+	return b.Bytes()
+}
+
+// setStream rewrites the stream id of the two frames in resp.
+func setStream(resp []byte, id uint32) {
+	for off := 0; off+9 <= len(resp); {
+		n := int(resp[off])<<16 | int(resp[off+1])<<8 | int(resp[off+2])
+		resp[off+5], resp[off+6], resp[off+7], resp[off+8] = byte(id>>24), byte(id>>16), byte(id>>8), byte(id)
+		off += 9 + n
+	}
+}
+
+func mustSettings() []byte {
+	var b bytes.Buffer
+	http2.NewFramer(&b, nil).WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 250})
+	return b.Bytes()
+}
