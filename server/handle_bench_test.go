@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/h2lifecycle/h2lifecycle/lifecycle"
+)
+
+// handleSink keeps the benchmarked objects alive, as a live connection does.
+var handleSink any
+
+// newHandle builds the per-connection shutdown handle exactly as serve does
+// before ServeConn: the throwaway http.Server with the user's settings and a
+// ConnState hook, its own http2.Server, http2.ConfigureServer, and x/net's
+// idle timer switched off. Keep it in step with serve.
+func newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, *http2.Server) {
+	t := &http.Server{
+		ReadTimeout:    hs.ReadTimeout,
+		WriteTimeout:   hs.WriteTimeout,
+		MaxHeaderBytes: hs.MaxHeaderBytes,
+		ErrorLog:       hs.ErrorLog,
+		HTTP2:          hs.HTTP2,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			(*sup).ConnState(st)
+			if hs.ConnState != nil {
+				hs.ConnState(nc, st)
+			}
+		},
+	}
+	copyVersionSettings(t, hs)
+	t.WriteTimeout = earliestLimit(hs.WriteTimeout, 0)
+	h2 := &http2.Server{}
+	if err := http2.ConfigureServer(t, h2); err != nil {
+		panic(err)
+	}
+	h2.IdleTimeout = 0
+	return t, h2
+}
+
+// benchConn is a net.Conn that is never read or written.
+type benchConn struct{ net.Conn }
+
+func (benchConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (benchConn) Close() error         { return nil }
+
+// BenchmarkServeSetup is what serve builds for one connection before
+// ServeConn, in parts: the shutdown handle alone, the supervisor alone
+// (lifecycle.New over a conn it never touches, then its close), and both with
+// the tracking serve does. Compare with BenchmarkConnSetup's stock h2c
+// connection (budget: under 10 %).
+func BenchmarkServeSetup(b *testing.B) {
+	hs := &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	b.Run("handle", func(b *testing.B) {
+		var sup *lifecycle.Supervisor
+		b.ReportAllocs()
+		for b.Loop() {
+			t, h2 := newHandle(hs, &sup, benchConn{})
+			handleSink = t
+			handleSink = h2
+		}
+	})
+	b.Run("handle+shutdown", func(b *testing.B) {
+		// The handle's Shutdown, as the drain's second phase calls it, on a
+		// handle that serves no connection.
+		var sup *lifecycle.Supervisor
+		b.ReportAllocs()
+		for b.Loop() {
+			t, _ := newHandle(hs, &sup, benchConn{})
+			t.Shutdown(context.Background())
+		}
+	})
+	b.Run("supervisor", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sup, err := lifecycle.New(benchConn{}, lifecycle.Config{GoAway: func() {}, SawClientPreface: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sup.Conn().Close()
+		}
+	})
+	b.Run("all", func(b *testing.B) {
+		s, err := Wrap(&http.Server{}, Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			var sup *lifecycle.Supervisor
+			t, _ := newHandle(hs, &sup, benchConn{})
+			sup, err := lifecycle.New(benchConn{}, lifecycle.Config{
+				GoAway:           func() { t.Shutdown(context.Background()) },
+				SawClientPreface: true,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.track(sup)
+			h := lifecycle.WrapStreams(http.NotFoundHandler(), lifecycle.StreamOptions{})
+			handleSink = h
+			sup.Conn().Close()
+			s.untrack(sup)
+		}
+	})
+}
