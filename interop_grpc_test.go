@@ -17,7 +17,8 @@ package h2lifecycle_test
 //     trailers" instead of the backend's status.
 //
 // The call counts scale with H2LIFECYCLE_INTEROP_SCALE (default 1), for the
-// longer runs of bench/RESULTS-interop.md.
+// longer runs of bench/RESULTS-interop.md; H2LIFECYCLE_INTEROP_SPIN=N adds N
+// CPU-burning goroutines to the stream-limit race.
 
 import (
 	"context"
@@ -496,6 +497,8 @@ func quantiles(ds []time.Duration) string {
 // of RST_STREAM are read on the client's end of the (h2c) connection.
 func TestMaxConcurrentStreamsRace(t *testing.T) {
 	calls := 1000 * interopScale()
+	stopSpin := spinCPU(t)
+	defer stopSpin()
 	for _, pad := range []int{0, 9000} {
 		t.Run(fmt.Sprintf("grpc/trailers+%d", pad), func(t *testing.T) {
 			for _, stock := range []bool{true, false} {
@@ -578,6 +581,38 @@ func TestMaxConcurrentStreamsRace(t *testing.T) {
 			})
 		}
 	})
+}
+
+// spinCPU starts H2LIFECYCLE_INTEROP_SPIN goroutines (default none) that
+// burn CPU until the returned function is called: contention that delays
+// the HTTP/2 server's goroutines, as on the seed's loaded machine.
+func spinCPU(t *testing.T) func() {
+	n, _ := strconv.Atoi(os.Getenv("H2LIFECYCLE_INTEROP_SPIN"))
+	if n <= 0 {
+		return func() {}
+	}
+	t.Logf("%d goroutines burning CPU", n)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := 0
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for i := range 100000 {
+					x += i
+				}
+				runtime.Gosched()
+			}
+		}()
+	}
+	return func() { close(stop); wg.Wait() }
 }
 
 // receivedResets counts the RST_STREAM frames the client read, by code.

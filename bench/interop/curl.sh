@@ -7,6 +7,7 @@
 # and other failures, and the connections curl had to open.
 #
 #   bench/interop/curl.sh [SEQUENCES [REQUESTS]]   # default 10 sequences of 50 per rate
+#   KINDS=h2lifecycle bench/interop/curl.sh         # one server only
 source "$(dirname "$0")/lib.sh"
 sequences=${1:-10}
 requests=${2:-50}
@@ -27,7 +28,7 @@ one_sequence() { # url rate
 echo
 echo "| server | requests | ok | \"Error in the HTTP2 framing layer\" | other errors | connections |"
 echo "|---|---|---|---|---|---|"
-for kind in stock h2lifecycle; do
+for kind in ${KINDS:-stock h2lifecycle}; do
 	start_server "$kind" -kind "$kind" -tls -idle-timeout "$idle"
 	out=$work/$kind.curl
 	: >"$out"
