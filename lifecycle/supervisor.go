@@ -439,6 +439,11 @@ func (s *Supervisor) updateBusy(now time.Time) drain.Action {
 	}
 	if s.seq.Phase() == drain.Active {
 		s.seq.Handle(ev, now) // only a level to remember: no actions, no time
+		if !busy {
+			// The idle deadline exists from now on, whichever signal came
+			// last: the server's idle state or the end on the wire.
+			s.rearm(now)
+		}
 		return 0
 	}
 	if now.IsZero() {
