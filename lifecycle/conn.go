@@ -40,18 +40,19 @@ type Conn struct {
 	// writes ever wait for wmu: whoever holds it carries the work out
 	// before releasing it, and posting bumps gen so that a holder that
 	// looked too early looks again (see kick).
-	notice   atomic.Pointer[[]byte] // GOAWAY(2^31-1)+PING to insert at a safe point
-	abort    atomic.Pointer[[]byte] // our last frames (RST_STREAM, error GOAWAY), then our FIN
-	wantShut atomic.Bool            // shut the write side once at a frame boundary
+	notice   atomic.Pointer[[]byte]      // GOAWAY(2^31-1)+PING to insert at a safe point
+	abort    atomic.Pointer[abortFrames] // our last frames (RST_STREAM, error GOAWAY), then our FIN
+	wantShut atomic.Bool                 // shut the write side once at a frame boundary
 	gen      atomic.Uint32
 
 	// wmu serializes every write to the connection, the server's and ours,
 	// and guards the fields below.
 	wmu         sync.Mutex
 	out         frame.Tracker
-	sawSettings bool // the server wrote its first SETTINGS
-	goneAway    bool // the server wrote a GOAWAY: ours may no longer follow
-	shut        bool // our FIN is out (or the conn closed): writes are discarded
+	sawSettings bool   // the server wrote its first SETTINGS
+	goneAway    bool   // the server wrote a GOAWAY: ours may no longer follow
+	serverLast  uint32 // the lowest last-stream-id the server wrote in a GOAWAY
+	shut        bool   // our FIN is out (or the conn closed): writes are discarded
 
 	closeOnce sync.Once
 }
@@ -241,9 +242,12 @@ func (c *Conn) outFrame(f *frame.Frame) drain.Action {
 	case frame.TypeGoAway:
 		// RFC 9113 §6.8: last-stream-id must never increase; a pending
 		// GOAWAY(2^31-1) may not follow this one.
+		last, code := f.GoAway()
+		if !c.goneAway || last < c.serverLast {
+			c.serverLast = last
+		}
 		c.goneAway = true
 		c.notice.Store(nil)
-		last, code := f.GoAway()
 		return c.s.serverGoAway(last, code)
 	case frame.TypePushPromise:
 		return c.s.streamOpened(f.PromisedID())
@@ -263,12 +267,22 @@ func (c *Conn) postNotice(notice []byte) {
 	go c.kick()
 }
 
-// postAbort asks for frames to end the connection with — a RST_STREAM, an
-// error GOAWAY — written at the next frame boundary and followed at once by
-// our FIN, so that the server cannot write a GOAWAY with a higher
-// last-stream-id after ours.
-func (c *Conn) postAbort(frames []byte) {
-	c.abort.Store(&frames)
+// abortFrames ends a connection without a drain: frames (RST_STREAMs), then
+// GOAWAY(last, code, reason), then our FIN.
+type abortFrames struct {
+	frames []byte
+	last   uint32
+	code   frame.ErrCode
+	reason string
+}
+
+// postAbort asks for frames to end the connection with, written at the next
+// frame boundary and followed at once by our FIN, so that the server cannot
+// write a GOAWAY with a higher last-stream-id after ours. The GOAWAY's
+// last-stream-id is settled when it is written: never above one the server
+// has written meanwhile (RFC 9113 §6.8).
+func (c *Conn) postAbort(a *abortFrames) {
+	c.abort.Store(a)
 	c.wantShut.Store(true)
 	c.gen.Add(1)
 	go c.kick()
@@ -313,7 +327,12 @@ func (c *Conn) serviceLocked() drain.Action {
 		c.notice.Store(nil) // the connection ends without a drain
 		// Never before the server's first SETTINGS (RFC 9113 §3.4).
 		if c.out.Boundary() && c.sawSettings {
-			c.Conn.Write(*c.abort.Swap(nil))
+			a := c.abort.Swap(nil)
+			last := a.last
+			if c.goneAway {
+				last = min(last, c.serverLast)
+			}
+			c.Conn.Write(frame.AppendGoAway(a.frames, last, a.code, a.reason))
 			c.shut = true
 			c.closeWrite()
 		}

@@ -74,8 +74,7 @@ func (s *Supervisor) abort(now time.Time, reason string, frames []byte, code fra
 	if s.goneAway {
 		last = min(last, s.goAwayLast) // last-stream-id never increases
 	}
-	frames = frame.AppendGoAway(frames, last, code, reason)
-	s.conn.postAbort(frames)
+	s.conn.postAbort(&abortFrames{frames: frames, last: last, code: code, reason: reason})
 	s.seq.Handle(drain.ServerError, now) // like the server's own error GOAWAY: close behind it
 	s.rearm(now)
 	return 0 // the FIN comes with the frames
