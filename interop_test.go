@@ -572,6 +572,68 @@ func TestIdleTimeoutAfterRequestAcrossTimer(t *testing.T) {
 	})
 }
 
+// TestIdleDrainWaitsForClientPreface (seed 004, found with Chromium in
+// bench/interop/browser.sh): a browser opened a new TLS connection for a
+// fetch, then sat frozen (this machine's CPU quota) for 341ms between its
+// TLS Finished and its HTTP/2 preface. The idle timeout (300ms) counted
+// from the server's side of the handshake, so the server drained the
+// connection before the client had said a word: Chromium read the server's
+// SETTINGS and GOAWAY(2^31-1) in one read, abandoned the request it had
+// opened the connection for (ERR_CONNECTION_CLOSED) and, since the
+// connection was new, did not retry it: the page's fetch failed. A
+// connection whose client has not yet sent its preface is not idle but
+// new: the idle drain must wait for the preface (HeaderTimeout bounds a
+// peer that never sends it). The stock server closes such a connection the
+// same way (a single GOAWAY at its idle timeout).
+func TestIdleDrainWaitsForClientPreface(t *testing.T) {
+	if !pendingFixes() {
+		t.Skip("pending core fix: an idle drain can start before the client's preface; run with H2LIFECYCLE_PENDING_FIXES=1")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		const idle = 300 * time.Millisecond
+		var p http.Protocols
+		p.SetHTTP2(true)
+		hs := &http.Server{Handler: http.HandlerFunc(okHandler), IdleTimeout: idle, Protocols: &p,
+			TLSConfig: h2test.ServerTLSConfig(), ErrorLog: quietInteropLog}
+		srv, err := server.Wrap(hs, server.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln := h2test.NewListener()
+		served := make(chan error, 1)
+		go func() { served <- hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }()
+		nc, err := ln.Dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := tls.Client(nc, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		c := h2test.NewClient(t, tc)
+		time.Sleep(idle + 50*time.Millisecond) // the client is frozen
+		synctest.Wait()
+		c.WritePreface()
+		c.WriteSettings()
+		c.WriteHeaders(1, true)
+		var before []string
+		c.ReadUntil(func(f http2.Frame) bool {
+			if ga, ok := f.(*http2.GoAwayFrame); ok {
+				before = append(before, fmt.Sprintf("GOAWAY(%d)", ga.LastStreamID))
+			}
+			return f.Header().StreamID == 1 && f.Header().Flags.Has(http2.FlagDataEndStream)
+		})
+		if len(before) > 0 {
+			t.Errorf("the server sent %v before the client's first request, on a connection whose client had not yet sent its preface; Chromium abandons that request", before)
+		}
+		srv.Close()
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+		synctest.Wait()
+	})
+}
+
 // ----------------------------------------------------------------------------
 // Seed 004 with curl: reuse of a connection racing its idle close.
 
