@@ -168,8 +168,16 @@ func TestDrainOnceSupervised(t *testing.T) {
 		if c.BytesReceived == 0 {
 			continue
 		}
-		i := slices.IndexFunc(c.Events, func(e Event) bool { return e.Type == http2.FrameGoAway })
-		if i < 0 || i+1 >= len(c.Events) || c.Events[i].LastStreamID != 1<<31-1 || c.Events[i+1].Type != http2.FramePing {
+		// The log interleaves both directions; the server's frames alone
+		// must show GOAWAY(2^31-1) right before the PING.
+		var fromServer []Event
+		for _, e := range c.Events {
+			if e.Dir == Received {
+				fromServer = append(fromServer, e)
+			}
+		}
+		i := slices.IndexFunc(fromServer, func(e Event) bool { return e.Type == http2.FrameGoAway })
+		if i < 0 || i+1 >= len(fromServer) || fromServer[i].LastStreamID != 1<<31-1 || fromServer[i+1].Type != http2.FramePing {
 			t.Errorf("conn %d: the drain does not start with GOAWAY(2^31-1)+PING: %v", c.ID, c.Events)
 		}
 		if n := c.StreamsAboveGoAway(); n != 0 {
