@@ -143,6 +143,7 @@ func (c *Conn) inFrame(f *frame.Frame) drain.Action {
 	case frame.TypeSettings:
 		if !f.Flags.Has(frame.FlagAck) && !c.settingsSeen.Load() {
 			c.settingsSeen.Store(true)
+			return c.s.clientSpoke()
 		}
 	case frame.TypeGoAway:
 		return c.s.peerGoAway()

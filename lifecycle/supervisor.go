@@ -505,11 +505,28 @@ func (s *Supervisor) rearm(now time.Time) {
 	s.timer.Reset(d)
 }
 
+// clientSpoke notes the client's first SETTINGS: a connection is new, not
+// idle, until its client has spoken; its idle time starts now. (A client can
+// be slow to send its preface after the TLS handshake; draining it then
+// makes it abandon the request it opened the connection for.)
+func (s *Supervisor) clientSpoke() drain.Action {
+	if s.cfg.Policy.IdleTimeout <= 0 {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.busy {
+		s.idleSince = s.clock.Now()
+		s.rearm(s.idleSince)
+	}
+	return 0
+}
+
 // idleDeadline returns when the idle timeout drains the connection, if it
-// can. Call with mu held.
+// can: not before the client has spoken. Call with mu held.
 func (s *Supervisor) idleDeadline() (time.Time, bool) {
 	t := s.cfg.Policy.IdleTimeout
-	if t <= 0 || s.busy || s.seq.Phase() != drain.Active {
+	if t <= 0 || s.busy || s.seq.Phase() != drain.Active || !s.conn.settingsSeen.Load() {
 		return time.Time{}, false
 	}
 	return s.idleSince.Add(t), true
