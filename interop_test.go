@@ -582,9 +582,10 @@ func TestIdleTimeoutAfterRequestAcrossTimer(t *testing.T) {
 // opened the connection for (ERR_CONNECTION_CLOSED) and, since the
 // connection was new, did not retry it: the page's fetch failed. A
 // connection whose client has not yet sent its preface is not idle but
-// new: the idle drain must wait for the preface (HeaderTimeout bounds a
-// peer that never sends it). The stock server closes such a connection the
-// same way (a single GOAWAY at its idle timeout).
+// new: the idle drain must wait for the preface (x/net's preface timeout,
+// and HeaderTimeout when set, bound a peer that never sends it). The stock
+// server does wait: x/net arms its idle timer only once it has read the
+// client preface (serverConn.serve), so this is h2lifecycle's own.
 func TestIdleDrainWaitsForClientPreface(t *testing.T) {
 	if !pendingFixes() {
 		t.Skip("pending core fix: an idle drain can start before the client's preface; run with H2LIFECYCLE_PENDING_FIXES=1")
