@@ -538,15 +538,10 @@ func TestMaxConcurrentStreamsAlwaysAdvertised(t *testing.T) {
 // END_STREAM reaches the wire (x/net flushes after it closes the stream), so
 // the last event that makes the connection idle is the tap seeing
 // END_STREAM, and that path does not re-arm the timer: the connection then
-// never idles out. Here: idle timeout 100ms, a request arrives at 95ms and
-// takes 10ms, then silence; the notice must come 100ms after the response.
+// never idles out (fixed in e3be077; this is its regression test). Here:
+// idle timeout 100ms, a request arrives at 95ms and takes 10ms, then
+// silence; the notice must come 100ms after the response.
 func TestIdleTimeoutAfterRequestAcrossTimer(t *testing.T) {
-	if !pendingFixes() {
-		// Core fix pending (lifecycle.Supervisor.updateBusy must re-arm the
-		// timer whenever busy changes, not only when the sequence returns
-		// an action). Delete this skip with the fix.
-		t.Skip("pending core fix: idle timer not re-armed after it fired mid-stream; run with H2LIFECYCLE_PENDING_FIXES=1")
-	}
 	synctest.Test(t, func(t *testing.T) {
 		const idle = 100 * time.Millisecond
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -587,9 +582,6 @@ func TestIdleTimeoutAfterRequestAcrossTimer(t *testing.T) {
 // server does wait: x/net arms its idle timer only once it has read the
 // client preface (serverConn.serve), so this is h2lifecycle's own.
 func TestIdleDrainWaitsForClientPreface(t *testing.T) {
-	if !pendingFixes() {
-		t.Skip("pending core fix: an idle drain can start before the client's preface; run with H2LIFECYCLE_PENDING_FIXES=1")
-	}
 	synctest.Test(t, func(t *testing.T) {
 		const idle = 300 * time.Millisecond
 		var p http.Protocols
@@ -690,10 +682,7 @@ func TestCurlReuseAcrossIdleClose(t *testing.T) {
 			if framing != 0 || ok != total {
 				t.Errorf("%s: %d of %d requests ok, %d framing-layer errors; want every request ok", s.name, ok, total, framing)
 			}
-			// Until the idle timer fix (TestIdleTimeoutAfterRequestAcrossTimer)
-			// lands, a connection may stop idling out after its first
-			// request, and a sequence may see no idle close at all.
-			if connects <= len(rates) && pendingFixes() {
+			if connects <= len(rates) {
 				t.Errorf("%s: curl made %d connections for %d sequences: no idle close raced a request; the test proved nothing", s.name, connects, len(rates))
 			}
 		})
