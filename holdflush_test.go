@@ -89,3 +89,36 @@ func maskHeaderLen(s string) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// TestHoldHeaderFlushRunsOut: when the hold runs out before a handler with a
+// gRPC status and no body returns, the status is repeated as trailers: the
+// stream ends on a trailers HEADERS frame, never on an empty DATA.
+func TestHoldHeaderFlushRunsOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const hold = 5 * time.Millisecond
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/grpc")
+			w.Header().Set("Grpc-Status", "5")
+			w.Header().Set("Grpc-Message", "not found")
+			w.WriteHeader(200)
+			http.NewResponseController(w).Flush()
+			time.Sleep(2 * hold) // slower than the hold
+		})
+		b := startBubble(t, server.Config{HoldHeaderFlush: hold}, &http.Server{Handler: h})
+		c := b.dial()
+		c.Handshake()
+		c.WriteHeaders(1, true)
+		res := c.ExpectResponse(1)
+		var kinds []string
+		for _, f := range res.Frames {
+			kinds = append(kinds, fmt.Sprintf("%v(end=%v)", f.Type, f.Flags.Has(http2.FlagDataEndStream)))
+		}
+		if got := strings.Join(kinds, " "); got != "HEADERS(end=false) HEADERS(end=true)" {
+			t.Errorf("frames %s, want headers then trailers", got)
+		}
+		if res.Trailer.Get("Grpc-Status") != "5" || res.Trailer.Get("Grpc-Message") != "not found" {
+			t.Errorf("trailers %v", res.Trailer)
+		}
+		b.stop()
+	})
+}

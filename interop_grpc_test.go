@@ -344,9 +344,8 @@ func TestGRPCIdleRace(t *testing.T) {
 // trailers" instead of NOT_FOUND. Run for the stock server, h2lifecycle
 // without server.Config.HoldHeaderFlush and h2lifecycle with a 5ms hold,
 // over h2c and TLS: with the hold, every call must fail with NOT_FOUND —
-// even when the hold expires before the handler returns (hold1ns), which
-// needs a pending core fix: until then that case is skipped and the 5ms
-// hold's rare failures are logged, not asserted.
+// even when the hold expires before the handler returns (hold1ns): the
+// status is then repeated as trailers.
 // Then streaming calls through the same proxy with a hold of a minute: the
 // hold must never delay a message (only headers that wait for no body),
 // so they finish well within their 20s deadline.
@@ -368,9 +367,6 @@ func TestGRPCProxyTrailersOnly(t *testing.T) {
 		} {
 			name := c.name + "/" + map[bool]string{false: "h2c", true: "tls"}[tlsOn]
 			t.Run(name, func(t *testing.T) {
-				if c.hold == time.Nanosecond && !pendingFixes() {
-					t.Skip("pending core fix: a HoldHeaderFlush that expires before the handler returns still ends the stream with an empty DATA(END_STREAM); run with H2LIFECYCLE_PENDING_FIXES=1")
-				}
 				hs := &http.Server{Handler: grpcProxy(t, backend)}
 				s := startInterop(t, c.stock, tlsOn, hs, server.Config{HoldHeaderFlush: c.hold})
 				ec := echo.NewClient(dialGRPC(t, s.addr, tlsOn, nil))
@@ -382,15 +378,10 @@ func TestGRPCProxyTrailersOnly(t *testing.T) {
 				})
 				notFound, broken := o.count("NotFound")
 				t.Logf("%s (%s): %d calls of a method that fails at once: %d NOT_FOUND, %d broken: %v", name, runtime.Version(), calls, notFound, broken, o)
-				switch {
-				case c.hold == 0 || broken == 0:
-				case !pendingFixes():
-					// The hold is a timer: a handler starved of CPU for
-					// longer than it still lets the empty DATA(END_STREAM)
-					// out (seen here: 1 in 1000 over TLS). Recorded until
-					// the core fix makes it timing-independent.
-					t.Logf("%s: %d of %d calls broken despite the hold (pending core fix)", name, broken, calls)
-				default:
+				// With a hold, every call gets the backend's NOT_FOUND, also
+				// when the hold runs out before the handler returns (the
+				// status is then repeated as trailers).
+				if c.hold > 0 && broken != 0 {
 					t.Errorf("%s: %d of %d calls did not get the backend's NOT_FOUND: %v", name, broken, calls, o)
 				}
 			})
@@ -411,11 +402,6 @@ func TestGRPCProxyTrailersOnly(t *testing.T) {
 		})
 	})
 }
-
-// pendingFixes reports whether the tests of pending core fixes should run
-// (H2LIFECYCLE_PENDING_FIXES=1): until the fixes land they fail, and are
-// skipped or only logged.
-func pendingFixes() bool { return os.Getenv("H2LIFECYCLE_PENDING_FIXES") != "" }
 
 // TestGRPCProxyStreamLatency measures how long server-streaming messages
 // take through the proxy with and without HoldHeaderFlush: the hold applies

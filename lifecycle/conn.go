@@ -1,7 +1,9 @@
 package lifecycle
 
 import (
+	"bytes"
 	"crypto/tls"
+	"encoding/binary"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -173,9 +175,16 @@ func (c *Conn) Write(p []byte) (int, error) {
 				notice, at = *np, off
 			}
 		}
+		start := -1
+		if !c.sawSettings && c.s.cfg.AdvertiseMaxStreams > 0 && c.out.Boundary() {
+			start = off // the server's first SETTINGS may begin here
+		}
 		k, done := c.out.Next(p[off:])
 		off += k
 		if done {
+			if start >= 0 && !c.sawSettings && c.out.Last().Type == frame.TypeSettings {
+				p = c.advertise(p, start, off)
+			}
 			act |= c.outFrame(c.out.Last())
 		}
 	}
@@ -197,6 +206,26 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// advertise returns p with the SETTINGS frame at p[start:end] advertising
+// Config.AdvertiseMaxStreams as SETTINGS_MAX_CONCURRENT_STREAMS: the server
+// behind enforces one more, because its stream count lags the wire by the
+// one frame it may be writing off its serve loop, and a client that opens a
+// stream the instant it reads another's END_STREAM would otherwise be
+// refused (golang/go#42777). It changes a copy: io.Writer may not touch p.
+// A SETTINGS frame split across writes (x/net writes it first, whole) keeps
+// the server's value, one more than advertised; still a limit it enforces.
+func (c *Conn) advertise(p []byte, start, end int) []byte {
+	p = bytes.Clone(p)
+	for i := start + frame.HeaderLen; i+6 <= end; i += 6 {
+		if binary.BigEndian.Uint16(p[i:]) == settingMaxConcurrentStreams {
+			binary.BigEndian.PutUint32(p[i+2:], c.s.cfg.AdvertiseMaxStreams)
+		}
+	}
+	return p
+}
+
+const settingMaxConcurrentStreams = 0x3 // RFC 9113 §6.5.2
 
 // canInject reports whether a frame may be inserted now (DESIGN rules 2, 3):
 // at a frame boundary outside a header block, after the server's first

@@ -82,7 +82,10 @@ type StreamOptions struct {
 	// empty DATA(END_STREAM), which gRPC clients reject ("server closed the
 	// stream without sending trailers"; httputil.ReverseProxy flushes from a
 	// timer goroutine that races the handler's return). If it writes body
-	// data, headers and data go out together, at once. Zero: none.
+	// data, headers and data go out together, at once. If the hold runs out
+	// first and the handler then returns without a body, a gRPC status in
+	// the headers is repeated as trailers, so the stream still ends in a way
+	// gRPC clients accept. Zero: none.
 	HoldHeaderFlush time.Duration
 }
 
@@ -137,6 +140,7 @@ type streamWatch struct {
 	// HoldHeaderFlush, under mu.
 	wroteBody bool
 	held      bool
+	released  bool // the hold ran out and the headers went without END_STREAM
 	holdTimer *time.Timer
 }
 
@@ -244,6 +248,7 @@ func (sw *streamWatch) holdExpired() {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	if sw.held && !sw.done.Load() {
+		sw.released = true
 		sw.releaseLocked()
 	}
 }
@@ -257,17 +262,40 @@ func (sw *streamWatch) releaseLocked() {
 // finish runs when the handler returns: a held flush is dropped, and the
 // server ends the stream with whatever was written.
 func (sw *streamWatch) finish() {
-	if sw.hold > 0 {
-		sw.mu.Lock()
+	if sw.hold <= 0 {
 		sw.done.Store(true)
-		if sw.held {
-			sw.held = false
-			sw.holdTimer.Stop()
-		}
-		sw.mu.Unlock()
 		return
 	}
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
 	sw.done.Store(true)
+	if sw.held {
+		sw.held = false
+		sw.holdTimer.Stop()
+	}
+	if sw.released && !sw.wroteBody {
+		sw.statusAsTrailers()
+	}
+}
+
+// grpcStatusFields are the fields of a gRPC status (gRPC over HTTP/2,
+// "Trailers-Only" responses carry them in the headers).
+var grpcStatusFields = [...]string{"Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin"}
+
+// statusAsTrailers repeats a gRPC status sent in headers that went out
+// without END_STREAM (the hold ran out) as trailers, so that the stream ends
+// on a trailers HEADERS frame, which gRPC clients accept, rather than on an
+// empty DATA(END_STREAM), which they reject.
+func (sw *streamWatch) statusAsTrailers() {
+	h := sw.ResponseWriter.Header()
+	if h.Get("Grpc-Status") == "" {
+		return
+	}
+	for _, k := range grpcStatusFields {
+		if v := h.Values(k); len(v) > 0 {
+			h[http.TrailerPrefix+k] = v
+		}
+	}
 }
 
 func (sw *streamWatch) Push(target string, opts *http.PushOptions) error {

@@ -39,6 +39,11 @@ type Config struct {
 
 	// ID identifies the connection in logs, snapshots and reports.
 	ID uint64
+
+	// AdvertiseMaxStreams, when set, replaces the
+	// SETTINGS_MAX_CONCURRENT_STREAMS of the server's first SETTINGS frame:
+	// configure the server to enforce one more than this (see Conn.advertise).
+	AdvertiseMaxStreams uint32
 }
 
 // ErrNoGoAway is returned by New when Config.GoAway is nil.

@@ -60,6 +60,10 @@ var (
 	ErrHTTP2Disabled   = errors.New("server: http.Server.Protocols enables neither HTTP2 nor UnencryptedHTTP2; there is nothing to supervise")
 )
 
+// defaultMaxStreams is the HTTP/2 server's default
+// SETTINGS_MAX_CONCURRENT_STREAMS (x/net and net/http).
+const defaultMaxStreams = 250
+
 // nextProtoUnencryptedHTTP2 is net/http's TLSNextProto key for h2c with prior
 // knowledge; the *tls.Conn it hands over wraps the plain connection.
 const nextProtoUnencryptedHTTP2 = "unencrypted_http2"
@@ -186,7 +190,6 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 		WriteTimeout:   hs.WriteTimeout,
 		MaxHeaderBytes: hs.MaxHeaderBytes,
 		ErrorLog:       hs.ErrorLog,
-		HTTP2:          hs.HTTP2,
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			sup.ConnState(st)
 			if hs.ConnState != nil {
@@ -195,6 +198,20 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 		},
 	}
 	copyVersionSettings(t, hs)
+	// The server enforces one stream more than clients are told: its count
+	// lags the wire by the one frame it may be writing off its serve loop,
+	// and a client that opens a stream the instant it reads another's
+	// END_STREAM would otherwise be refused (seed 001, golang/go#42777).
+	advertised := uint32(defaultMaxStreams)
+	var h2conf http.HTTP2Config
+	if hs.HTTP2 != nil {
+		h2conf = *hs.HTTP2
+		if hs.HTTP2.MaxConcurrentStreams > 0 {
+			advertised = uint32(hs.HTTP2.MaxConcurrentStreams)
+		}
+	}
+	h2conf.MaxConcurrentStreams = int(advertised) + 1
+	t.HTTP2 = &h2conf
 	// MaxStreamDuration is the server's own per-stream write deadline,
 	// which resets the stream and cancels its handler's context.
 	t.WriteTimeout = earliestLimit(hs.WriteTimeout, s.cfg.Policy.MaxStreamDuration)
@@ -219,11 +236,12 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 	id := s.nextID
 	s.mu.Unlock()
 	sup, err := lifecycle.New(nc, lifecycle.Config{
-		Policy:           s.cfg.Policy,
-		Drain:            s.cfg.Drain,
-		GoAway:           func() { t.Shutdown(context.Background()) },
-		SawClientPreface: sawPreface,
-		ID:               id,
+		Policy:              s.cfg.Policy,
+		Drain:               s.cfg.Drain,
+		GoAway:              func() { t.Shutdown(context.Background()) },
+		SawClientPreface:    sawPreface,
+		ID:                  id,
+		AdvertiseMaxStreams: advertised,
 	}, s.lops...)
 	if err != nil { // Wrap validated the configuration
 		s.logf(hs, "h2lifecycle: %v", err)

@@ -344,3 +344,48 @@ func TestDebugHandler(t *testing.T) {
 		t.Errorf("age %q: %v", cn["age"], err)
 	}
 }
+
+// TestAdvertisedStreamLimit: clients are told the configured
+// MAX_CONCURRENT_STREAMS, while the server enforces one more, so that a
+// client opening a stream the instant it reads another's END_STREAM is not
+// refused while the server has not yet counted that stream closed (seed
+// 001, golang/go#42777).
+func TestAdvertisedStreamLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h2   *http.HTTP2Config
+		want uint32
+	}{{"default", nil, 250}, {"configured", &http.HTTP2Config{MaxConcurrentStreams: 3}, 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release })
+			_, addr := serve(t, &http.Server{Handler: h, Protocols: h2cProtocols(), HTTP2: tc.h2}, server.Config{})
+			defer close(release)
+			c := h2test.Dial(t, addr)
+			c.Handshake()
+			if got := c.ServerSettings[http2.SettingMaxConcurrentStreams]; got != tc.want {
+				t.Fatalf("advertised MAX_CONCURRENT_STREAMS %d, want %d", got, tc.want)
+			}
+			if tc.h2 == nil {
+				return
+			}
+			for id := uint32(1); id <= 2*(tc.want+1); id += 2 { // one over the advertised limit
+				c.WriteHeaders(id, true)
+			}
+			// A PING barrier: no RST_STREAM may come before its ACK.
+			c.WritePing([8]byte{'b'})
+			c.ReadUntil(func(f http2.Frame) bool {
+				if rst, ok := f.(*http2.RSTStreamFrame); ok {
+					t.Errorf("stream %d within the enforced limit: RST_STREAM %v", rst.StreamID, rst.ErrCode)
+				}
+				p, ok := f.(*http2.PingFrame)
+				return ok && p.IsAck() && p.Data == [8]byte{'b'}
+			})
+			over := 2*(tc.want+1) + 1
+			c.WriteHeaders(over, true)
+			if code := c.ExpectRSTStream(over); code != http2.ErrCodeProtocol && code != http2.ErrCodeRefusedStream {
+				t.Errorf("stream %d over the enforced limit: RST_STREAM %v", over, code)
+			}
+		})
+	}
+}
