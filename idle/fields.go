@@ -17,8 +17,13 @@ type field struct {
 	flag *bool
 }
 
-func (p *Policy) fields() []field {
-	return []field{
+// numFields is how many settings a Policy has.
+const numFields = 12
+
+// fields lists p's settings, pointing into p. An array, not a slice: a
+// Policy validated on every new connection allocates nothing.
+func (p *Policy) fields() [numFields]field {
+	return [numFields]field{
 		{name: "idle_timeout", dur: &p.IdleTimeout, doc: "drain connections with no open stream for this long"},
 		{name: "max_connection_age", dur: &p.MaxConnectionAge, doc: "drain connections this old (±10% jitter)"},
 		{name: "max_connection_age_grace", dur: &p.MaxConnectionAgeGrace, doc: "grace deadline of a max_age drain"},

@@ -33,6 +33,9 @@ func withClock(c clock.Clock) Option {
 	return optionFunc(func(o *options) { o.clock = c })
 }
 
+// nopLogger is the logger of supervisors given none: shared, it logs nothing.
+var nopLogger = zap.NewNop()
+
 func buildOptions(opts []Option) options {
 	o := options{}
 	for _, opt := range opts {
@@ -41,7 +44,7 @@ func buildOptions(opts []Option) options {
 		}
 	}
 	if o.log == nil {
-		o.log = zap.NewNop()
+		o.log = nopLogger
 	}
 	if o.clock == nil {
 		o.clock = clock.New()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 )
@@ -102,7 +103,7 @@ func (s *Supervisor) Report() Report {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return s.report
+		return *s.report
 	}
 	return s.buildReport(s.clock.Now())
 }
@@ -133,6 +134,18 @@ func (s *Supervisor) buildReport(now time.Time) Report {
 // or of one the server ended with an error GOAWAY ("ended", after the Warn
 // that said why); connections that simply closed get a Debug line.
 func (s *Supervisor) logReport(r *Report) {
+	var ce *zapcore.CheckedEntry
+	switch {
+	case r.Aborted:
+		ce = s.log.Check(zap.InfoLevel, "http2 connection ended")
+	case !r.Drained:
+		ce = s.log.Check(zap.DebugLevel, "http2 connection closed")
+	default:
+		ce = s.log.Check(zap.InfoLevel, "http2 connection drained")
+	}
+	if ce == nil {
+		return // not logged: build nothing
+	}
 	fields := []zap.Field{
 		zap.Uint64("conn", r.ID),
 		zap.String("remote", r.Remote),
@@ -142,14 +155,8 @@ func (s *Supervisor) logReport(r *Report) {
 		zap.Int("streams_cut", len(r.StreamsCut)),
 		zap.Duration("age", r.Age),
 	}
-	switch {
-	case r.Aborted:
-		s.log.Info("http2 connection ended", fields...)
-		return
-	case !r.Drained:
-		if ce := s.log.Check(zap.DebugLevel, "http2 connection closed"); ce != nil {
-			ce.Write(fields...)
-		}
+	if r.Aborted || !r.Drained {
+		ce.Write(fields...)
 		return
 	}
 	tl := &r.Timeline
@@ -170,7 +177,7 @@ func (s *Supervisor) logReport(r *Report) {
 		}
 		fields = append(fields, zap.Uint64s("cut_stream_ids", ids))
 	}
-	s.log.Info("http2 connection drained", fields...)
+	ce.Write(fields...)
 }
 
 // span is b-a: zero when either did not happen or b came first (streams

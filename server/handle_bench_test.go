@@ -15,34 +15,6 @@ import (
 // handleSink keeps the benchmarked objects alive, as a live connection does.
 var handleSink any
 
-// newHandle builds the per-connection shutdown handle exactly as serve does
-// before ServeConn: the throwaway http.Server with the user's settings and a
-// ConnState hook, its own http2.Server, http2.ConfigureServer, and x/net's
-// idle timer switched off. Keep it in step with serve.
-func newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, *http2.Server) {
-	t := &http.Server{
-		ReadTimeout:    hs.ReadTimeout,
-		WriteTimeout:   hs.WriteTimeout,
-		MaxHeaderBytes: hs.MaxHeaderBytes,
-		ErrorLog:       hs.ErrorLog,
-		HTTP2:          hs.HTTP2,
-		ConnState: func(_ net.Conn, st http.ConnState) {
-			(*sup).ConnState(st)
-			if hs.ConnState != nil {
-				hs.ConnState(nc, st)
-			}
-		},
-	}
-	copyVersionSettings(t, hs)
-	t.WriteTimeout = earliestLimit(hs.WriteTimeout, 0)
-	h2 := &http2.Server{}
-	if err := http2.ConfigureServer(t, h2); err != nil {
-		panic(err)
-	}
-	h2.IdleTimeout = 0
-	return t, h2
-}
-
 // benchConn is a net.Conn that is never read or written.
 type benchConn struct{ net.Conn }
 
@@ -56,6 +28,17 @@ func (benchConn) Close() error         { return nil }
 // connection (budget: under 10 %).
 func BenchmarkServeSetup(b *testing.B) {
 	hs := &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	s, err := Wrap(&http.Server{}, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	newHandle := func(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, *http2.Server) {
+		t, h2, _, err := s.newHandle(hs, sup, nc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return t, h2
+	}
 	b.Run("handle", func(b *testing.B) {
 		var sup *lifecycle.Supervisor
 		b.ReportAllocs()
@@ -86,10 +69,6 @@ func BenchmarkServeSetup(b *testing.B) {
 		}
 	})
 	b.Run("all", func(b *testing.B) {
-		s, err := Wrap(&http.Server{}, Config{})
-		if err != nil {
-			b.Fatal(err)
-		}
 		b.ReportAllocs()
 		for b.Loop() {
 			var sup *lifecycle.Supervisor

@@ -181,61 +181,18 @@ func (s *Server) logf(hs *http.Server, format string, args ...any) {
 // for it.
 func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) {
 	var sup *lifecycle.Supervisor
-	// The per-connection shutdown handle: a throwaway http.Server that never
-	// serves, carrying the user's settings, with its own http2.Server.
-	// Shutting it down makes exactly this connection send GOAWAY(last
-	// processed stream) and refuse streams above it (DESIGN §3).
-	t := &http.Server{
-		ReadTimeout:    hs.ReadTimeout,
-		WriteTimeout:   hs.WriteTimeout,
-		MaxHeaderBytes: hs.MaxHeaderBytes,
-		ErrorLog:       hs.ErrorLog,
-		ConnState: func(_ net.Conn, st http.ConnState) {
-			sup.ConnState(st)
-			if hs.ConnState != nil {
-				hs.ConnState(nc, st) // the conn net/http reported as new
-			}
-		},
-	}
-	copyVersionSettings(t, hs)
-	// The server enforces one stream more than clients are told: its count
-	// lags the wire by the one frame it may be writing off its serve loop,
-	// and a client that opens a stream the instant it reads another's
-	// END_STREAM would otherwise be refused (seed 001, golang/go#42777).
-	advertised := uint32(defaultMaxStreams)
-	var h2conf http.HTTP2Config
-	if hs.HTTP2 != nil {
-		h2conf = *hs.HTTP2
-		if hs.HTTP2.MaxConcurrentStreams > 0 {
-			advertised = uint32(hs.HTTP2.MaxConcurrentStreams)
-		}
-	}
-	h2conf.MaxConcurrentStreams = int(advertised) + 1
-	t.HTTP2 = &h2conf
-	// MaxStreamDuration is the server's own per-stream write deadline,
-	// which resets the stream and cancels its handler's context.
-	t.WriteTimeout = earliestLimit(hs.WriteTimeout, s.cfg.Policy.MaxStreamDuration)
-	h2 := &http2.Server{}
-	if p := s.cfg.Policy; p.KeepaliveInterval > 0 {
-		// The server PINGs a silent connection and closes it when the ACK
-		// does not come; the supervisor watches and reports it.
-		h2.ReadIdleTimeout, h2.PingTimeout = p.KeepaliveInterval, p.KeepaliveTimeoutOrDefault()
-	}
-	if err := http2.ConfigureServer(t, h2); err != nil {
+	t, h2, advertised, err := s.newHandle(hs, &sup, nc)
+	if err != nil {
 		s.logf(hs, "h2lifecycle: configuring the HTTP/2 server: %v", err)
 		nc.Close()
 		return
 	}
-	// ConfigureServer copied IdleTimeout (or ReadTimeout) into the HTTP/2
-	// server, whose idle close is the racy single GOAWAY. The supervisor
-	// owns idleness.
-	h2.IdleTimeout = 0
 
 	s.mu.Lock()
 	s.nextID++
 	id := s.nextID
 	s.mu.Unlock()
-	sup, err := lifecycle.New(nc, lifecycle.Config{
+	sup, err = lifecycle.New(nc, lifecycle.Config{
 		Policy:              s.cfg.Policy,
 		Drain:               s.cfg.Drain,
 		GoAway:              func() { t.Shutdown(context.Background()) },
@@ -269,6 +226,63 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 	// The server closes the connection when it is done; make sure the
 	// supervisor's end runs even if it did not.
 	sup.Conn().Close()
+}
+
+// newHandle builds the per-connection shutdown handle: a throwaway
+// http.Server that never serves, carrying the user's settings, with its own
+// http2.Server. Shutting it down makes exactly this connection send
+// GOAWAY(last processed stream) and refuse streams above it (DESIGN §3). Its
+// ConnState hook feeds *sup, set once the supervisor exists. It returns the
+// stream limit to advertise to the client.
+func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, *http2.Server, uint32, error) {
+	t := &http.Server{
+		ReadTimeout:    hs.ReadTimeout,
+		WriteTimeout:   hs.WriteTimeout,
+		MaxHeaderBytes: hs.MaxHeaderBytes,
+		ErrorLog:       hs.ErrorLog,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			(*sup).ConnState(st)
+			if hs.ConnState != nil {
+				hs.ConnState(nc, st) // the conn net/http reported as new
+			}
+		},
+	}
+	copyVersionSettings(t, hs)
+	// The server enforces one stream more than clients are told: its count
+	// lags the wire by the one frame it may be writing off its serve loop,
+	// and a client that opens a stream the instant it reads another's
+	// END_STREAM would otherwise be refused (seed 001, golang/go#42777).
+	advertised := uint32(defaultMaxStreams)
+	var h2conf http.HTTP2Config
+	if hs.HTTP2 != nil {
+		h2conf = *hs.HTTP2
+		if hs.HTTP2.MaxConcurrentStreams > 0 {
+			advertised = uint32(hs.HTTP2.MaxConcurrentStreams)
+		}
+	}
+	h2conf.MaxConcurrentStreams = int(advertised) + 1
+	t.HTTP2 = &h2conf
+	// MaxStreamDuration is the server's own per-stream write deadline,
+	// which resets the stream and cancels its handler's context.
+	t.WriteTimeout = earliestLimit(hs.WriteTimeout, s.cfg.Policy.MaxStreamDuration)
+	h2 := &http2.Server{}
+	if p := s.cfg.Policy; p.KeepaliveInterval > 0 {
+		// The server PINGs a silent connection and closes it when the ACK
+		// does not come; the supervisor watches and reports it.
+		h2.ReadIdleTimeout, h2.PingTimeout = p.KeepaliveInterval, p.KeepaliveTimeoutOrDefault()
+	}
+	if err := http2.ConfigureServer(t, h2); err != nil {
+		return nil, nil, 0, err
+	}
+	// ConfigureServer copied IdleTimeout (or ReadTimeout) into the HTTP/2
+	// server, whose idle close is the racy single GOAWAY. The supervisor
+	// owns idleness.
+	h2.IdleTimeout = 0
+	// It also gave the throwaway a TLS config and ALPN table, for listeners
+	// it will never have (the user's server did the handshake): about 800
+	// bytes a connection, dropped.
+	t.TLSConfig, t.TLSNextProto = nil, nil
+	return t, h2, advertised, nil
 }
 
 // earliestLimit is the shorter of two optional durations (zero: none).
