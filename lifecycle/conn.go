@@ -15,9 +15,13 @@ import (
 )
 
 // Conn is the frame tap: the net.Conn the HTTP/2 server is given in place of
-// the accepted connection. Inbound it only observes; outbound it observes,
-// and once per drain inserts GOAWAY(2^31-1)+PING between two of the server's
-// frames. It never changes a byte the server reads or writes.
+// the accepted connection. Outbound it observes, and once per drain inserts
+// GOAWAY(2^31-1)+PING between two of the server's frames. Inbound it
+// observes. It changes no byte of a conforming peer's, with two exceptions,
+// both for the stream limit (Config.AdvertiseMaxStreams): it advertises one
+// stream less than the server enforces, and a client that opens a stream
+// over the advertised limit has that stream's header block ended with a
+// malformed field, which the server resets (see refuse.go).
 //
 // Obtain it from [Supervisor.Conn]; a Conn over a TLS connection also has the
 // ConnectionState method, so that handlers see r.TLS and the server runs its
@@ -56,6 +60,14 @@ type Conn struct {
 	serverLast  uint32 // the lowest last-stream-id the server wrote in a GOAWAY
 	shut        bool   // our FIN is out (or the conn closed): writes are discarded
 
+	// Refusing a stream opened over the advertised limit (refuse.go).
+	// Owned by the server's reading goroutine.
+	refusing  uint32 // the new stream being refused
+	refuseEnd bool   // the END_HEADERS of its header block is withheld
+	inject    []byte // our CONTINUATION, for the server before more of the client's bytes
+	held      []byte // the client's bytes read and not yet given to the server
+	heldErr   error  // the read error that came with them
+
 	closeOnce sync.Once
 }
 
@@ -73,15 +85,35 @@ func (c *Conn) NetConn() net.Conn { return c.Conn }
 // Read reads from the connection and observes the frames that end in what
 // it read.
 func (c *Conn) Read(p []byte) (int, error) {
+	if c.inject != nil || c.held != nil || c.heldErr != nil {
+		if n, err, done := c.readPending(p); done {
+			return n, err
+		}
+	}
 	n, err := c.Conn.Read(p)
+	return c.observe(p, n, err)
+}
+
+// observe follows the n bytes the server is about to be given in p.
+func (c *Conn) observe(p []byte, n int, err error) (int, error) {
 	if n > 0 && !c.in.Lost() {
 		var act drain.Action
 		for off := 0; off < n; {
+			withhold := c.s.cfg.AdvertiseMaxStreams > 0 && c.in.AtFrameStart() && n-off >= frame.HeaderLen &&
+				c.checkStreamLimit(frame.ParseHeader(p[off:]))
 			k, done := c.in.Next(p[off:n])
-			off += k
-			if done {
-				act |= c.inFrame(c.in.Last())
+			if withhold { // after the tracker has read the header as sent
+				p[off+4] &^= byte(frame.FlagEndHeaders)
 			}
+			off += k
+			if !done {
+				continue
+			}
+			if f := c.in.Last(); c.refuseEnd && f.StreamID == c.refusing && f.Flags.Has(frame.FlagEndHeaders) {
+				n, err = c.refuse(p, off, n, err)
+				break
+			}
+			act |= c.inFrame(c.in.Last())
 		}
 		if c.s.headerTimeout {
 			c.trackHeaderBlock()

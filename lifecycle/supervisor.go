@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -89,8 +90,9 @@ type Supervisor struct {
 	serverPingAt time.Time // zero if none is outstanding
 
 	streams    streamSet
-	serverIdle bool // the server's own view (http.ConnState)
-	busy       bool // streams open, as last told to seq
+	clientOpen atomic.Int32 // client streams in streams, read by the tap without mu
+	serverIdle bool         // the server's own view (http.ConnState)
+	busy       bool         // streams open, as last told to seq
 	idleSince  time.Time
 	goAwayLast uint32 // last-stream-id of the server's GOAWAY
 	goneAway   bool
@@ -109,7 +111,7 @@ type Supervisor struct {
 	timerAt       time.Time // when the timer fires; zero when it is not armed
 	headerCheckAt time.Time // the next periodic HeaderTimeout check
 	closed        bool
-	report        Report
+	report        *Report // the final report, once closed (kept out of line: most of a connection's life has none)
 }
 
 // New supervises nc. Serve the connection returned by [Supervisor.Conn],
@@ -309,6 +311,9 @@ func (s *Supervisor) streamOpened(id uint32) drain.Action {
 		return 0 // RFC 9113 §6.8: ignored by the server, never processed
 	}
 	s.streams.add(id)
+	if id%2 == 1 {
+		s.clientOpen.Add(1)
+	}
 	s.opened++
 	if id%2 == 1 && id > s.peerMax {
 		s.peerMax = id
@@ -338,6 +343,9 @@ func (s *Supervisor) streamEnded(id uint32, completed bool) drain.Action {
 	defer s.mu.Unlock()
 	if !s.streams.remove(id) {
 		return 0
+	}
+	if id%2 == 1 {
+		s.clientOpen.Add(-1)
 	}
 	if completed {
 		s.completed++
@@ -579,8 +587,8 @@ func (s *Supervisor) connGone() {
 	if s.reason == "" {
 		s.reason = idle.ReasonClosed
 	}
-	s.report = s.buildReport(now)
-	r := s.report
+	r := s.buildReport(now)
+	s.report = &r
 	s.mu.Unlock()
 	s.logReport(&r)
 	if s.metrics != nil {

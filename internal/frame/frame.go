@@ -125,6 +125,18 @@ func AppendRSTStream(dst []byte, streamID uint32, code ErrCode) []byte {
 	return binary.BigEndian.AppendUint32(dst, uint32(code))
 }
 
+// AppendRefusal appends a CONTINUATION frame (RFC 9113 §6.10) that ends
+// streamID's header block with one header field the server must reject: a
+// literal without indexing (RFC 7541 §6.2.2, so the HPACK dynamic table is
+// untouched) whose name, "REFUSED", has uppercase letters, malformed in
+// HTTP/2 (RFC 9113 §8.2.1). A server that decodes it keeps its HPACK state
+// and resets the stream with PROTOCOL_ERROR (RFC 9113 §8.1.1).
+func AppendRefusal(dst []byte, streamID uint32) []byte {
+	const field = "\x00\x07REFUSED\x00" // literal, new name of 7 octets, empty value
+	dst = appendHeader(dst, uint32(len(field)), TypeContinuation, FlagEndHeaders, streamID)
+	return append(dst, field...)
+}
+
 func appendHeader(dst []byte, length uint32, t Type, f Flags, streamID uint32) []byte {
 	return append(dst,
 		byte(length>>16), byte(length>>8), byte(length),

@@ -68,6 +68,12 @@ func (t *Tracker) Boundary() bool {
 	return t.nhdr == 0 && t.preface == 0 && !t.inBlock && !t.lost
 }
 
+// AtFrameStart reports whether the next byte fed is the first of a frame
+// header (the preface, if expected, is behind).
+func (t *Tracker) AtFrameStart() bool {
+	return t.nhdr == 0 && t.preface == 0 && !t.lost
+}
+
 // InHeaderBlock reports whether a header block has started and not ended.
 func (t *Tracker) InHeaderBlock() bool { return t.inBlock }
 
