@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -124,6 +125,14 @@ func fuzzSeeds() [][]byte {
 			gen(genSettings, 0), []byte{opWrite, all},
 			[]byte{opRead, inHeadersOpen, 0, 3}, []byte{opSleep, 4},
 			gen(genData, 0, 0, 10), []byte{opWrite, all}, []byte{opSleep, 5}),
+		// With the stream limit advertised (2): a third stream is refused,
+		// a fourth after one ended is not; header blocks whole and split.
+		prog(expectPreface|8,
+			gen(genSettings, 0), []byte{opWrite, all},
+			[]byte{opRead, inHeaders, 0x00, 63}, []byte{opRead, inHeaders, 0x80, 63},
+			[]byte{opRead, inHeaders, 0x00, 63}, []byte{opRead, inRST, 0, 63},
+			[]byte{opRead, inHeaders, 0x80, 63}, []byte{opRead, inHeadersOpen, 0, 63},
+			[]byte{opRead, inContinuation, 63}, []byte{opSleep, 5}),
 		// With PING enforcement: a PING flood on an idle connection during
 		// a drain; GOAWAY(ENHANCE_YOUR_CALM) and our FIN.
 		prog(expectPreface|4,
@@ -200,6 +209,10 @@ type fuzzProgram struct {
 	// The client's side.
 	clientMax  uint32 // highest stream the client opened
 	clientPref bool   // the client preface still has to be sent
+	limit      uint32 // Config.AdvertiseMaxStreams
+	sent       []byte // every byte the client sent
+	delivered  []byte // every byte the tap gave the server
+	readCut    bool   // a Read failed: the connection was closed
 
 	// Drains that moved the supervisor to draining(notice), as the number of
 	// server bytes written when they did.
@@ -235,6 +248,12 @@ func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 	// (RST_STREAM, GOAWAY, FIN) and PING enforcement (GOAWAY
 	// ENHANCE_YOUR_CALM, FIN).
 	var pol idle.Policy
+	var limit uint32
+	if first&8 != 0 {
+		// The stream limit advertised: streams over it are refused.
+		limit = 2
+	}
+	p.limit = limit
 	if first&2 != 0 {
 		pol.HeaderTimeout = 100 * time.Millisecond
 	}
@@ -242,10 +261,11 @@ func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 		pol.PingMinInterval = time.Second
 	}
 	sup, err := New(p.conn, Config{
-		GoAway:           func() { p.finalAsked.Store(true) },
-		SawClientPreface: sawPreface,
-		Policy:           pol,
-		Drain:            drain.Config{FirstStreamWait: time.Nanosecond, PingTimeout: 500 * time.Millisecond, Linger: 100 * time.Millisecond},
+		GoAway:              func() { p.finalAsked.Store(true) },
+		SawClientPreface:    sawPreface,
+		Policy:              pol,
+		AdvertiseMaxStreams: limit,
+		Drain:               drain.Config{FirstStreamWait: time.Nanosecond, PingTimeout: 500 * time.Millisecond, Linger: 100 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -278,6 +298,7 @@ func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 		t.Errorf("state %q after the close, want closed", st)
 	}
 	p.check()
+	p.checkInbound()
 	return p
 }
 
@@ -486,9 +507,15 @@ func (p *fuzzProgram) read(kind byte) {
 		b = appendFrame(b, frame.TypeContinuation, frame.FlagEndHeaders, max(p.clientMax, 1), filler(5))
 	}
 	p.conn.feed(b)
+	p.sent = append(p.sent, b...)
 	buf := make([]byte, int(p.next())%64+1)
-	for range len(b) + 1 { // every Read returns at least one byte
-		if n, _ := p.tap.Read(buf); n == 0 {
+	for range len(b) + 64 { // every Read returns at least one byte; a refusal adds some
+		n, err := p.tap.Read(buf)
+		p.delivered = append(p.delivered, buf[:n]...)
+		if err != nil {
+			p.readCut = true // closed: the server reads no more
+		}
+		if n == 0 {
 			return
 		}
 	}
@@ -613,6 +640,17 @@ func (p *fuzzProgram) check() {
 
 	// The server's bytes, then perhaps our last frames.
 	written := p.server[:p.written]
+	if p.limit > 0 {
+		// The tap advertises the limit in the server's first SETTINGS
+		// (when that frame is whole in one write): compare the rest.
+		w, onWire := maskMaxStreams(written), maskMaxStreams(stripped)
+		for _, v := range onWire.values {
+			if v != p.limit && !slices.Contains(w.values, v) {
+				t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS %d on the wire: neither the limit %d nor the server's %v%s", v, p.limit, w.values, p.trace())
+			}
+		}
+		written, stripped = w.masked, onWire.masked
+	}
 	kept := serverPrefix(t, written, stripped, p.trace)
 	if !p.cutEarly && (kept != len(written) || len(stripped) != kept) {
 		t.Fatalf("the connection was open until the server was done, but the wire carries %d of its %d bytes and %d of ours after them%s",
@@ -642,6 +680,94 @@ func (p *fuzzProgram) check() {
 			}
 		}
 	}
+}
+
+// checkInbound verifies what the server read against what the client sent:
+// the same bytes (a prefix of them if the connection closed), except that a stream opened over the advertised limit has
+// the END_HEADERS of its header block moved to a refusal CONTINUATION (one
+// malformed field) delivered right after the block's last frame, and only
+// when the client had at least that many streams open by its own count.
+func (p *fuzzProgram) checkInbound() {
+	t := p.t
+	sent, got := p.sent, p.delivered
+	if bytes.HasPrefix(sent, []byte(frame.ClientPreface)) {
+		if len(got) < len(frame.ClientPreface) && p.readCut && strings.HasPrefix(frame.ClientPreface, string(got)) {
+			return // closed before the preface was read
+		}
+		if !bytes.HasPrefix(got, []byte(frame.ClientPreface)) {
+			t.Fatalf("the server did not read the client preface first%s", p.trace())
+		}
+		sent, got = sent[len(frame.ClientPreface):], got[len(frame.ClientPreface):]
+	}
+	refusal := frame.AppendRefusal(nil, 0)[frame.HeaderLen:]
+	var restored []byte
+	open := map[uint32]bool{} // the client's streams by its own count: opened, not reset by it
+	var maxID uint32
+	frames := parseFrames(got)
+	for i := range frames {
+		f := &frames[i]
+		raw := got[f.start:min(f.end, len(got))]
+		if f.complete && f.Type == frame.TypeContinuation && f.Flags == frame.FlagEndHeaders && bytes.Equal(f.payload, refusal) {
+			if p.limit == 0 {
+				t.Fatalf("a refusal at %d with no advertised limit%s", f.start, p.trace())
+			}
+			prev := &frames[i-1]
+			if i == 0 || (prev.Type != frame.TypeHeaders && prev.Type != frame.TypeContinuation) || prev.StreamID != f.StreamID || prev.Flags.Has(frame.FlagEndHeaders) {
+				t.Fatalf("a refusal at %d not right after its stream's header block without END_HEADERS%s", f.start, p.trace())
+			}
+			delete(open, f.StreamID) // it never opens
+			if n := len(open); uint32(n) < p.limit {
+				t.Fatalf("stream %d refused with %d other streams open, below the limit %d%s", f.StreamID, n, p.limit, p.trace())
+			}
+			// Put END_HEADERS back where the client had it.
+			restored[len(restored)-(prev.end-prev.start)+4] |= byte(frame.FlagEndHeaders)
+			continue
+		}
+		if f.complete {
+			switch {
+			case f.Type == frame.TypeHeaders && f.StreamID > maxID && f.StreamID%2 == 1:
+				maxID = f.StreamID
+				open[f.StreamID] = true
+			case f.Type == frame.TypeRSTStream:
+				delete(open, f.StreamID)
+			}
+		}
+		restored = append(restored, raw...)
+	}
+	if p.readCut && len(restored) <= len(sent) {
+		sent = sent[:len(restored)] // the connection closed under the reads
+	}
+	if !bytes.Equal(restored, sent) {
+		n := 0
+		for n < len(restored) && n < len(sent) && restored[n] == sent[n] {
+			n++
+		}
+		t.Fatalf("the server read %d bytes that differ from the client's %d at offset %d (refusals taken out)%s", len(restored), len(sent), n, p.trace())
+	}
+}
+
+// maxStreamsMask is a server stream with the SETTINGS_MAX_CONCURRENT_STREAMS
+// values of its first SETTINGS frame zeroed, and those values.
+type maxStreamsMask struct {
+	masked []byte
+	values []uint32
+}
+
+func maskMaxStreams(b []byte) maxStreamsMask {
+	m := maxStreamsMask{masked: bytes.Clone(b)}
+	for _, f := range parseFrames(m.masked) {
+		if f.Type != frame.TypeSettings || f.Flags.Has(frame.FlagAck) || f.Length == 0 && !f.complete {
+			continue
+		}
+		for i := f.start + frame.HeaderLen; i+6 <= min(f.end, len(m.masked)); i += 6 {
+			if binary.BigEndian.Uint16(m.masked[i:]) == settingMaxConcurrentStreams {
+				m.values = append(m.values, binary.BigEndian.Uint32(m.masked[i+2:]))
+				clear(m.masked[i+2 : i+6])
+			}
+		}
+		break // the first SETTINGS only
+	}
+	return m
 }
 
 // serverPrefix returns how much of the server's stream the stripped wire
@@ -850,6 +976,7 @@ func (c *fuzzConn) SetWriteDeadline(t time.Time) error { return nil }
 func TestSupervisorProgramSeeds(t *testing.T) {
 	want := []struct {
 		notice, pingTimedOut, graceExpired, fin bool
+		refusals                                int
 	}{
 		{notice: true, fin: true},
 		{notice: true, pingTimedOut: true, fin: true},
@@ -858,6 +985,7 @@ func TestSupervisorProgramSeeds(t *testing.T) {
 		{notice: true, fin: true},
 		{notice: true},
 		{notice: false, fin: true},
+		{notice: false, refusals: 2},
 		{notice: true, fin: true},
 	}
 	seeds := fuzzSeeds()
@@ -872,10 +1000,11 @@ func TestSupervisorProgramSeeds(t *testing.T) {
 			for _, f := range parseFrames(p.conn.wire()) {
 				notice = notice || (f.Type == frame.TypeGoAway && f.goAwayLast() == frame.MaxStreamID)
 			}
+			refusals := bytes.Count(p.delivered, frame.AppendRefusal(nil, 0)[frame.HeaderLen:])
 			w := want[i]
-			if notice != w.notice || r.PingTimedOut != w.pingTimedOut || r.GraceExpired != w.graceExpired || p.conn.shutByUs() != w.fin {
-				t.Errorf("seed %d: notice=%v ping timeout=%v grace expired=%v FIN=%v, want %+v%s",
-					i, notice, r.PingTimedOut, r.GraceExpired, p.conn.shutByUs(), w, p.trace())
+			if notice != w.notice || r.PingTimedOut != w.pingTimedOut || r.GraceExpired != w.graceExpired || p.conn.shutByUs() != w.fin || refusals != w.refusals {
+				t.Errorf("seed %d: notice=%v ping timeout=%v grace expired=%v FIN=%v refusals=%d, want %+v%s",
+					i, notice, r.PingTimedOut, r.GraceExpired, p.conn.shutByUs(), refusals, w, p.trace())
 			}
 		})
 	}
