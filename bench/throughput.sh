@@ -10,6 +10,11 @@
 #   PAIRS=5 TRANSPORTS=h2c bench/throughput.sh
 #   GOTOOLCHAIN=go1.27.4 bench/throughput.sh
 #   H2LOAD_ARGS="-n 200000 -c 8 -m 32" (the default)
+#   PIN=1 bench/throughput.sh              # server on CPU 0 (GOMAXPROCS=1), h2load on CPU 1
+#
+# On a 2-core machine the server and h2load compete for the same cores and
+# single runs vary by ±15 %; PIN=1 gives each its own core, which makes the
+# pairs far steadier (BENCHMARKS.md has both).
 #
 # Before every run it waits until the 1-minute load average is below
 # QUIET_LOAD (default 1.0), polling every minute for at most QUIET_WAIT
@@ -18,6 +23,11 @@
 # every step is bounded.
 source "$(dirname "$0")/connlib.sh"
 PAIRS=${PAIRS:-7}
+PIN=${PIN:-}
+srv_pin=() h2load_pin=()
+if [ -n "$PIN" ]; then
+	srv_pin=(env GOMAXPROCS=1 taskset -c 0) h2load_pin=(taskset -c 1)
+fi
 TRANSPORTS=${TRANSPORTS:-h2c tls}
 read -r -a H2LOAD_ARGS <<<"${H2LOAD_ARGS:--n 200000 -c 8 -m 32}"
 
@@ -34,6 +44,7 @@ go build -o "$work/h2lifecycle" ./examples/server
 machine
 h2load --version | head -1
 echo "h2load ${H2LOAD_ARGS[*]}; $PAIRS pairs per transport; a fresh server per run, warmed up with 10000 requests"
+if [ -n "$PIN" ]; then echo "pinned: server on CPU 0 with GOMAXPROCS=1, h2load on CPU 1"; fi
 
 # run KIND TRANSPORT: prints req/s of one h2load run against a fresh server.
 run() {
@@ -44,7 +55,7 @@ run() {
 	fi
 	out=$work/$kind.out
 	rm -f "$out"
-	"$work/$kind" "${args[@]}" >"$out" 2>"$work/$kind.err" &
+	"${srv_pin[@]}" "$work/$kind" "${args[@]}" >"$out" 2>"$work/$kind.err" &
 	pid=$!
 	started_pids+=("$pid")
 	addr=
@@ -54,8 +65,8 @@ run() {
 		sleep 0.05
 	done
 	[ -n "$addr" ] || { echo "$kind did not start" >&2; cat "$work/$kind.err" >&2; return 1; }
-	timeout 60 h2load -n 10000 -c 8 -m 32 "$scheme://$addr/" >/dev/null
-	timeout 300 h2load "${H2LOAD_ARGS[@]}" "$scheme://$addr/" >"$work/h2load.out" 2>&1 || true
+	timeout 60 "${h2load_pin[@]}" h2load -n 10000 -c 8 -m 32 "$scheme://$addr/" >/dev/null
+	timeout 300 "${h2load_pin[@]}" h2load "${H2LOAD_ARGS[@]}" "$scheme://$addr/" >"$work/h2load.out" 2>&1 || true
 	kill -TERM "$pid"
 	wait "$pid" 2>/dev/null || true
 	local rps ok

@@ -178,14 +178,32 @@ func (s *Server) logf(hs *http.Server, format string, args ...any) {
 
 // serve serves one HTTP/2 connection under supervision. net/http counts the
 // connection as active until serve returns, so http.Server.Shutdown waits
-// for it.
+// for it. Its frame stays on the connection's goroutine stack for the
+// connection's life: the setup is in supervise, which has returned by then
+// (a 632-byte frame, measured, that made idle connections' stacks grow).
 func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) {
+	sup, h2, opts := s.supervise(hs, nc, h, sawPreface)
+	if sup == nil {
+		return
+	}
+	defer s.untrack(sup)
+	h2.ServeConn(sup.Conn(), opts)
+	// The server closes the connection when it is done; make sure the
+	// supervisor's end runs even if it did not.
+	sup.Conn().Close()
+}
+
+// supervise puts nc under a tracked supervisor with its shutdown handle, and
+// returns what ServeConn needs; a nil Supervisor when nc was closed instead.
+//
+//go:noinline
+func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, *http2.Server, *http2.ServeConnOpts) {
 	var sup *lifecycle.Supervisor
 	t, h2, advertised, err := s.newHandle(hs, &sup, nc)
 	if err != nil {
 		s.logf(hs, "h2lifecycle: configuring the HTTP/2 server: %v", err)
 		nc.Close()
-		return
+		return nil, nil, nil
 	}
 
 	s.mu.Lock()
@@ -203,10 +221,9 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 	if err != nil { // Wrap validated the configuration
 		s.logf(hs, "h2lifecycle: %v", err)
 		nc.Close()
-		return
+		return nil, nil, nil
 	}
 	s.track(sup)
-	defer s.untrack(sup)
 
 	var ctx context.Context
 	if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
@@ -217,15 +234,12 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 		MaxDuration:     t.WriteTimeout,
 		HoldHeaderFlush: s.cfg.HoldHeaderFlush,
 	})
-	h2.ServeConn(sup.Conn(), &http2.ServeConnOpts{
+	return sup, h2, &http2.ServeConnOpts{
 		Context:          ctx,
 		Handler:          h,
 		BaseConfig:       baseConfig(t),
 		SawClientPreface: sawPreface,
-	})
-	// The server closes the connection when it is done; make sure the
-	// supervisor's end runs even if it did not.
-	sup.Conn().Close()
+	}
 }
 
 // newHandle builds the per-connection shutdown handle: a throwaway
@@ -278,10 +292,7 @@ func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.C
 	// server, whose idle close is the racy single GOAWAY. The supervisor
 	// owns idleness.
 	h2.IdleTimeout = 0
-	// It also gave the throwaway a TLS config and ALPN table, for listeners
-	// it will never have (the user's server did the handshake): about 800
-	// bytes a connection, dropped.
-	t.TLSConfig, t.TLSNextProto = nil, nil
+	trimHandle(t)
 	return t, h2, advertised, nil
 }
 
