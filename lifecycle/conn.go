@@ -59,6 +59,8 @@ type Conn struct {
 	goneAway    bool   // the server wrote a GOAWAY: ours may no longer follow
 	serverLast  uint32 // the lowest last-stream-id the server wrote in a GOAWAY
 	shut        bool   // our FIN is out (or the conn closed): writes are discarded
+	outNotice   []byte // the notice to insert in the write under way, at outAt
+	outAt       int
 
 	// Refusing a stream opened over the advertised limit (refuse.go).
 	// Owned by the server's reading goroutine.
@@ -198,13 +200,44 @@ func (c *Conn) Write(p []byte) (int, error) {
 		// GOAWAY in flight. Let the server read on until the peer's FIN.
 		return len(p), nil
 	}
+	// The bookkeeping returns before the write: x/net writes from a fresh
+	// goroutine per flush, and a deeper stack during the write made the
+	// runtime grow that goroutine's stack on every flush (DESIGN rule 7).
+	p, act := c.observeOut(p)
+	var n int
+	var err error
+	if c.outNotice == nil {
+		n, err = c.Conn.Write(p)
+	} else {
+		n, err = c.writeWithNotice(p)
+		act |= c.s.noticeWritten()
+	}
+	if c.notice.Load() != nil || c.wantShut.Load() || c.abort.Load() != nil {
+		act |= c.serviceLocked()
+	}
+	c.wmu.Unlock()
+	if act != 0 {
+		c.s.run(act)
+	}
+	if c.gen.Load() != gen {
+		c.kick() // work was posted while we held the lock
+	}
+	return n, err
+}
+
+// observeOut follows the server's bytes p and returns what to write: p,
+// or a copy whose first SETTINGS advertises Config.AdvertiseMaxStreams. It
+// takes the notice into c.outNotice when p passes a safe point for it.
+// Call with wmu held.
+//
+//go:noinline
+func (c *Conn) observeOut(p []byte) ([]byte, drain.Action) {
 	var act drain.Action
-	var notice []byte
-	at := 0 // where the notice goes
+	c.outNotice = nil
 	for off := 0; off < len(p); {
-		if notice == nil && c.notice.Load() != nil && c.canInject() {
+		if c.outNotice == nil && c.notice.Load() != nil && c.canInject() {
 			if np := c.notice.Swap(nil); np != nil {
-				notice, at = *np, off
+				c.outNotice, c.outAt = *np, off
 			}
 		}
 		start := -1
@@ -220,23 +253,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 			act |= c.outFrame(c.out.Last())
 		}
 	}
-	var n int
-	var err error
-	if notice == nil {
-		n, err = c.Conn.Write(p)
-	} else {
-		n, err = c.writeWithNotice(p, notice, at)
-		act |= c.s.noticeWritten()
-	}
-	if c.notice.Load() != nil || c.wantShut.Load() || c.abort.Load() != nil {
-		act |= c.serviceLocked()
-	}
-	c.wmu.Unlock()
-	c.s.run(act)
-	if c.gen.Load() != gen {
-		c.kick() // work was posted while we held the lock
-	}
-	return n, err
+	return p, act
 }
 
 // advertise returns p with the SETTINGS frame at p[start:end] advertising
@@ -268,7 +285,9 @@ func (c *Conn) canInject() bool {
 
 // writeWithNotice writes p with notice inserted at offset at, and returns
 // how many bytes of p were written.
-func (c *Conn) writeWithNotice(p, notice []byte, at int) (int, error) {
+func (c *Conn) writeWithNotice(p []byte) (int, error) {
+	notice, at := c.outNotice, c.outAt
+	c.outNotice = nil
 	bufs := net.Buffers{p[:at], notice, p[at:]}
 	w, err := bufs.WriteTo(c.Conn)
 	n := int(w)
