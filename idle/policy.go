@@ -103,7 +103,8 @@ type Policy struct {
 // Validate reports the first setting that is out of range, naming it as the
 // configuration files do.
 func (p Policy) Validate() error {
-	for _, f := range p.fields() {
+	for i := range numFields {
+		f := p.field(i)
 		if err := f.check(); err != nil {
 			return fmt.Errorf("idle: %s %w", f.name, err)
 		}
