@@ -87,7 +87,7 @@ func median(v []float64) float64 {
 }
 
 func draw(w *bufio.Writer, title string, last, api map[key]map[int][]float64) {
-	const W, H, left, right, top, bottom = 760.0, 460.0, 70.0, 230.0, 50.0, 50.0
+	const W, H, left, right, top, bottom = 860.0, 460.0, 70.0, 330.0, 50.0, 50.0
 	pw, ph := W-left-right, H-top-bottom
 	maxN, maxY := 0, 2000.0 // the budget is always visible
 	var keys []key
