@@ -62,6 +62,8 @@ type Conn struct {
 	outNotice   []byte // the notice to insert in the write under way, at outAt
 	outAt       int
 
+	rbuf []byte // Read's buffer, kept here rather than live on Read's frame
+
 	// Refusing a stream opened over the advertised limit (refuse.go).
 	// Owned by the server's reading goroutine.
 	refusing  uint32 // the new stream being refused
@@ -88,11 +90,21 @@ func (c *Conn) NetConn() net.Conn { return c.Conn }
 // it read.
 func (c *Conn) Read(p []byte) (int, error) {
 	if c.inject != nil || c.held != nil || c.heldErr != nil {
-		if n, err, done := c.readPending(p); done {
-			return n, err
-		}
+		return c.readHeld(p)
 	}
+	c.rbuf = p
 	n, err := c.Conn.Read(p)
+	return c.observeRead(n, err)
+}
+
+// observeRead is observe for Read's buffer: Read's frame stays on the
+// stack of x/net's reader goroutine while it waits for bytes, so it calls
+// with as few arguments as it can (each needs spill space in that frame).
+// With p passed, Go 1.26 kept idle connections' reader stacks at 4 KB
+// instead of 2 KB (bench/memory: +1.6 KB per connection).
+func (c *Conn) observeRead(n int, err error) (int, error) {
+	p := c.rbuf
+	c.rbuf = nil
 	return c.observe(p, n, err)
 }
 

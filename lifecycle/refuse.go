@@ -70,6 +70,16 @@ func (c *Conn) refuse(p []byte, end, n int, err error) (int, error) {
 	return end, err
 }
 
+// readHeld is Read when the tap holds something: what it holds, or, when
+// that is only an error already returned, a fresh read.
+func (c *Conn) readHeld(p []byte) (int, error) {
+	if n, err, done := c.readPending(p); done {
+		return n, err
+	}
+	n, err := c.Conn.Read(p)
+	return c.observe(p, n, err)
+}
+
 // readPending gives the server what the tap holds, if anything: the
 // refusal, then the client's bytes read behind it (observed now, as fresh
 // reads are), then the read error that came with them.
