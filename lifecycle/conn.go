@@ -17,11 +17,12 @@ import (
 // Conn is the frame tap: the net.Conn the HTTP/2 server is given in place of
 // the accepted connection. Outbound it observes, and once per drain inserts
 // GOAWAY(2^31-1)+PING between two of the server's frames. Inbound it
-// observes. It changes no byte of a conforming peer's, with two exceptions,
-// both for the stream limit (Config.AdvertiseMaxStreams): it advertises one
-// stream less than the server enforces, and a client that opens a stream
-// over the advertised limit has that stream's header block ended with a
-// malformed field, which the server resets (see refuse.go).
+// observes. It changes no other byte either way, with two exceptions, both
+// for the stream limit (Config.AdvertiseMaxStreams): the server's first
+// SETTINGS advertises one stream less than the server enforces, and a
+// client that opens a stream over the advertised limit has that stream's
+// header block ended with a malformed field, which the server resets (see
+// refuse.go).
 //
 // Obtain it from [Supervisor.Conn]; a Conn over a TLS connection also has the
 // ConnectionState method, so that handlers see r.TLS and the server runs its
