@@ -1,12 +1,25 @@
 package lifecycle
 
-import "slices"
+import (
+	"slices"
+	"sync/atomic"
+)
 
 // streamSet is the set of streams open on the wire. Client streams open in
 // increasing id order (RFC 9113 §5.1.1), so appending keeps the slice sorted
 // and the usual open/close pattern costs no allocation once it has grown.
+// Changed only under the supervisor's mutex; client, the number of client
+// (odd) streams in the set, can be read without it (Conn.checkStreamLimit).
 type streamSet struct {
-	ids []uint32
+	ids    []uint32
+	client atomic.Int32
+}
+
+// count adds d to the client streams if id is one.
+func (s *streamSet) count(id uint32, d int32) {
+	if id%2 == 1 {
+		s.client.Add(d)
+	}
 }
 
 func (s *streamSet) len() int { return len(s.ids) }
@@ -15,11 +28,13 @@ func (s *streamSet) len() int { return len(s.ids) }
 func (s *streamSet) add(id uint32) {
 	if n := len(s.ids); n == 0 || s.ids[n-1] < id {
 		s.ids = append(s.ids, id)
+		s.count(id, 1)
 		return
 	}
 	i, found := slices.BinarySearch(s.ids, id)
 	if !found {
 		s.ids = slices.Insert(s.ids, i, id)
+		s.count(id, 1)
 	}
 }
 
@@ -34,6 +49,7 @@ func (s *streamSet) remove(id uint32) bool {
 		}
 	}
 	s.ids = slices.Delete(s.ids, i, i+1)
+	s.count(id, -1)
 	return true
 }
 
@@ -48,6 +64,7 @@ func (s *streamSet) dropAbove(last uint32) int {
 		}
 		return drop
 	})
+	s.client.Add(int32(-n))
 	return n
 }
 

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -90,9 +89,8 @@ type Supervisor struct {
 	serverPingAt time.Time // zero if none is outstanding
 
 	streams    streamSet
-	clientOpen atomic.Int32 // client streams in streams, read by the tap without mu
-	serverIdle bool         // the server's own view (http.ConnState)
-	busy       bool         // streams open, as last told to seq
+	serverIdle bool // the server's own view (http.ConnState)
+	busy       bool // streams open, as last told to seq
 	idleSince  time.Time
 	goAwayLast uint32 // last-stream-id of the server's GOAWAY
 	goneAway   bool
@@ -311,9 +309,6 @@ func (s *Supervisor) streamOpened(id uint32) drain.Action {
 		return 0 // RFC 9113 §6.8: ignored by the server, never processed
 	}
 	s.streams.add(id)
-	if id%2 == 1 {
-		s.clientOpen.Add(1)
-	}
 	s.opened++
 	if id%2 == 1 && id > s.peerMax {
 		s.peerMax = id
@@ -343,9 +338,6 @@ func (s *Supervisor) streamEnded(id uint32, completed bool) drain.Action {
 	defer s.mu.Unlock()
 	if !s.streams.remove(id) {
 		return 0
-	}
-	if id%2 == 1 {
-		s.clientOpen.Add(-1)
 	}
 	if completed {
 		s.completed++
