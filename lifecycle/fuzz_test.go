@@ -759,11 +759,15 @@ func maskMaxStreams(b []byte) maxStreamsMask {
 		if f.Type != frame.TypeSettings || f.Flags.Has(frame.FlagAck) || f.Length == 0 && !f.complete {
 			continue
 		}
-		for i := f.start + frame.HeaderLen; i+6 <= min(f.end, len(m.masked)); i += 6 {
-			if binary.BigEndian.Uint16(m.masked[i:]) == settingMaxConcurrentStreams {
-				m.values = append(m.values, binary.BigEndian.Uint32(m.masked[i+2:]))
-				clear(m.masked[i+2 : i+6])
+		end := min(f.end, len(m.masked)) // a cut connection can end mid-frame
+		for i := f.start + frame.HeaderLen; i+2 <= end; i += 6 {
+			if binary.BigEndian.Uint16(m.masked[i:]) != settingMaxConcurrentStreams {
+				continue
 			}
+			if i+6 <= end {
+				m.values = append(m.values, binary.BigEndian.Uint32(m.masked[i+2:]))
+			}
+			clear(m.masked[i+2 : min(i+6, end)])
 		}
 		break // the first SETTINGS only
 	}
