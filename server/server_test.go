@@ -364,6 +364,7 @@ func TestAdvertisedStreamLimit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			release := make(chan struct{})
 			var started atomic.Int32
+			starts := make(chan struct{}, 2*tc.want+2)
 			seen := make(chan string, 1)
 			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/after" {
@@ -371,6 +372,7 @@ func TestAdvertisedStreamLimit(t *testing.T) {
 					return
 				}
 				started.Add(1)
+				starts <- struct{}{}
 				<-release
 			})
 			_, addr := serve(t, &http.Server{Handler: h, Protocols: h2cProtocols(), HTTP2: tc.h2}, server.Config{})
@@ -387,6 +389,16 @@ func TestAdvertisedStreamLimit(t *testing.T) {
 			c.WriteHeaders(over, true, "x-refused-block", "indexed")
 			if code := c.ExpectRSTStream(over); code != http2.ErrCodeProtocol {
 				t.Errorf("stream %d over the advertised limit: RST_STREAM %v, want PROTOCOL_ERROR", over, code)
+			}
+			// The streams within the limit all run (x/net starts each
+			// handler on its own goroutine: wait for them, within a bound).
+			timeout := time.After(10 * time.Second)
+			for range tc.want {
+				select {
+				case <-starts:
+				case <-timeout:
+					t.Fatalf("%d handlers started within 10s, want %d", started.Load(), tc.want)
+				}
 			}
 			c.Sync()
 			if n := started.Load(); n != int32(tc.want) {
