@@ -10,7 +10,6 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 
 	"github.com/h2lifecycle/h2lifecycle/idle"
 )
@@ -67,16 +66,7 @@ type timedConn struct {
 }
 
 func benchTimers(b *testing.B, n int, p idle.Policy) {
-	var hb bytes.Buffer
-	enc := hpack.NewEncoder(&hb)
-	for _, kv := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/"}} {
-		enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
-	}
-	var out bytes.Buffer
-	fr := http2.NewFramer(&out, nil)
-	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: make([]byte, 40), EndHeaders: true})
-	fr.WriteData(1, true, []byte("ok"))
-	resp := bytes.Clone(out.Bytes())
+	block, resp := benchExchange()
 	var settings bytes.Buffer
 	http2.NewFramer(&settings, nil).WriteSettings() // the client's first SETTINGS
 
@@ -93,7 +83,7 @@ func benchTimers(b *testing.B, n int, p idle.Policy) {
 		c.Write(mustSettings())
 		lc.in, lc.off = settings.Bytes(), 0
 		c.Read(make([]byte, settings.Len()))
-		conns[i] = &timedConn{lc: lc, s: s, c: c, in: headersFrame(1, hb.Bytes()), resp: bytes.Clone(resp), id: 1}
+		conns[i] = &timedConn{lc: lc, s: s, c: c, in: headersFrame(1, block), resp: bytes.Clone(resp), id: 1}
 	}
 	defer func() {
 		for _, tc := range conns {
