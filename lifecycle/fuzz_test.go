@@ -701,7 +701,8 @@ func (p *fuzzProgram) checkInbound() {
 	}
 	refusal := frame.AppendRefusal(nil, 0)[frame.HeaderLen:]
 	var restored []byte
-	open := map[uint32]bool{} // the client's streams by its own count: opened, not reset by it
+	open := map[uint32]bool{}      // the client's streams by its own count: opened, not reset by it
+	openedWith := map[uint32]int{} // how many were open when each stream's HEADERS came
 	var maxID uint32
 	frames := parseFrames(got)
 	for i := range frames {
@@ -716,8 +717,10 @@ func (p *fuzzProgram) checkInbound() {
 				t.Fatalf("a refusal at %d not right after its stream's header block without END_HEADERS%s", f.start, p.trace())
 			}
 			delete(open, f.StreamID) // it never opens
-			if n := len(open); uint32(n) < p.limit {
-				t.Fatalf("stream %d refused with %d other streams open, below the limit %d%s", f.StreamID, n, p.limit, p.trace())
+			// The limit applies when the stream opens, at its HEADERS
+			// (RFC 9113 §5.1.2), whatever comes inside its header block.
+			if n := openedWith[f.StreamID]; uint32(n) < p.limit {
+				t.Fatalf("stream %d refused with %d other streams open at its HEADERS, below the limit %d%s", f.StreamID, n, p.limit, p.trace())
 			}
 			// Put END_HEADERS back where the client had it.
 			restored[len(restored)-(prev.end-prev.start)+4] |= byte(frame.FlagEndHeaders)
@@ -727,6 +730,7 @@ func (p *fuzzProgram) checkInbound() {
 			switch {
 			case f.Type == frame.TypeHeaders && f.StreamID > maxID && f.StreamID%2 == 1:
 				maxID = f.StreamID
+				openedWith[f.StreamID] = len(open)
 				open[f.StreamID] = true
 			case f.Type == frame.TypeRSTStream:
 				delete(open, f.StreamID)
