@@ -64,14 +64,24 @@ srv_start() {
 	srv_pid=$!
 	started_pids+=("$srv_pid")
 	exec 3>"$work/srv.in"
-	local i
+	srv_addr=$(await_listening "$work/srv.out" "$work/srv.err" connserver)
+}
+
+# await_listening OUT ERR NAME: prints the address a server announced with
+# "listening on HOST:PORT" in OUT, waiting at most 10 s; else shows ERR and
+# fails.
+await_listening() {
+	local i addr
 	for i in $(seq 200); do
-		srv_addr=$(awk '/^listening on /{print $3; exit}' "$work/srv.out")
-		[ -n "$srv_addr" ] && return 0
+		addr=$(awk '/^listening on /{print $3; exit}' "$1" 2>/dev/null)
+		if [ -n "$addr" ]; then
+			echo "$addr"
+			return 0
+		fi
 		sleep 0.05
 	done
-	echo "connserver did not start" >&2
-	cat "$work/srv.err" >&2
+	echo "$3 did not start" >&2
+	cat "$2" >&2
 	return 1
 }
 

@@ -48,7 +48,7 @@ if [ -n "$PIN" ]; then echo "pinned: server on CPU 0 with GOMAXPROCS=1, h2load o
 
 # run KIND TRANSPORT: prints req/s of one h2load run against a fresh server.
 run() {
-	local kind=$1 transport=$2 args=(-addr 127.0.0.1:0) scheme=http out addr pid i
+	local kind=$1 transport=$2 args=(-addr 127.0.0.1:0) scheme=http out addr pid
 	if [ "$transport" = tls ]; then
 		args+=(-tls-cert "$work/cert.pem" -tls-key "$work/key.pem")
 		scheme=https
@@ -58,13 +58,7 @@ run() {
 	"${srv_pin[@]}" "$work/$kind" "${args[@]}" >"$out" 2>"$work/$kind.err" &
 	pid=$!
 	started_pids+=("$pid")
-	addr=
-	for i in $(seq 200); do
-		addr=$(awk '/^listening on /{print $3; exit}' "$out" 2>/dev/null)
-		[ -n "$addr" ] && break
-		sleep 0.05
-	done
-	[ -n "$addr" ] || { echo "$kind did not start" >&2; cat "$work/$kind.err" >&2; return 1; }
+	addr=$(await_listening "$out" "$work/$kind.err" "$kind")
 	timeout 60 "${h2load_pin[@]}" h2load -n 10000 -c 8 -m 32 "$scheme://$addr/" >/dev/null
 	timeout 300 "${h2load_pin[@]}" h2load "${H2LOAD_ARGS[@]}" "$scheme://$addr/" >"$work/h2load.out" 2>&1 || true
 	kill -TERM "$pid"
