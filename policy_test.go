@@ -272,8 +272,8 @@ func TestMaxStreamDuration(t *testing.T) {
 					if got := time.Since(start); got != tc.cutsAt {
 						t.Errorf("cut after %v, want %v", got, tc.cutsAt)
 					}
-					if code := c.ExpectRSTStream(1); code != http2.ErrCodeInternal {
-						t.Errorf("RST_STREAM %v, want INTERNAL_ERROR (the server's write timeout)", code)
+					if code := c.ExpectRSTStream(1); code != http2.ErrCodeCancel {
+						t.Errorf("RST_STREAM %v, want CANCEL", code)
 					}
 				}
 				b.stop()
@@ -320,13 +320,102 @@ func TestStreamIdleTimeout(t *testing.T) {
 				if cut := err != nil; cut != tc.cut {
 					t.Fatalf("handler context error %v, want cut=%v", err, tc.cut)
 				}
-				if tc.cut && time.Since(start) != idleFor {
-					t.Errorf("cut %v after the last write, want %v", time.Since(start), idleFor)
+				if tc.cut {
+					if time.Since(start) != idleFor {
+						t.Errorf("cut %v after the last write, want %v", time.Since(start), idleFor)
+					}
+					if code := c.ExpectRSTStream(1); code != http2.ErrCodeCancel {
+						t.Errorf("RST_STREAM %v, want CANCEL", code)
+					}
 				}
 				b.stop()
 			})
 		})
 	}
+}
+
+// TestStreamResetCodes: with per-stream limits, a stream cut at its
+// deadline is reset with CANCEL and a handler's panic keeps the server's
+// INTERNAL_ERROR, on the same connection, whichever comes first, also after
+// the stream's original deadline when the handler extended it. Without
+// per-stream limits, http.Server.WriteTimeout's resets keep INTERNAL_ERROR,
+// as stock.
+func TestStreamResetCodes(t *testing.T) {
+	const limit = 3 * time.Second
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		http.NewResponseController(w).Flush()
+		panicAt := time.Duration(0) // none: wait to be cut
+		switch r.URL.Path {
+		case "/panic":
+			panicAt = time.Second
+		case "/extend-then-panic": // past the original deadline, before the new one
+			lifecycle.ExtendStream(w, 10*time.Second)
+			panicAt = 5 * time.Second
+		case "/abort-late": // the deadline comes first
+			panicAt = 2 * limit
+		}
+		wait := time.Hour
+		if panicAt > 0 {
+			wait = panicAt
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(wait):
+		}
+		if panicAt > 0 {
+			panic(http.ErrAbortHandler)
+		}
+	})
+	want := []struct {
+		path string
+		code http2.ErrCode
+		at   time.Duration
+	}{
+		{"/panic", http2.ErrCodeInternal, time.Second},
+		{"/cut", http2.ErrCodeCancel, limit},
+		{"/extend-then-panic", http2.ErrCodeInternal, 5 * time.Second},
+		{"/abort-late", http2.ErrCodeCancel, limit},
+	}
+	for _, pol := range []idle.Policy{{MaxStreamDuration: limit}, {StreamIdleTimeout: limit}} {
+		t.Run(fmt.Sprintf("%+v", pol), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := startBubble(t, server.Config{Policy: pol}, &http.Server{Handler: h})
+				c := b.dial()
+				c.Handshake()
+				c.Timeout = time.Minute
+				start := time.Now()
+				for i, w := range want {
+					c.WriteHeaders(uint32(2*i+1), true, ":path", w.path)
+				}
+				for range want {
+					f, err := c.ReadUntil(func(f http2.Frame) bool { _, ok := f.(*http2.RSTStreamFrame); return ok })
+					if err != nil {
+						t.Fatal(err)
+					}
+					rst := f.(*http2.RSTStreamFrame)
+					w := want[(rst.StreamID-1)/2]
+					if rst.ErrCode != w.code || time.Since(start) != w.at {
+						t.Errorf("%s: RST_STREAM(%v) after %v, want %v after %v", w.path, rst.ErrCode, time.Since(start), w.code, w.at)
+					}
+				}
+				b.stop()
+			})
+		})
+	}
+	t.Run("WriteTimeout alone", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := startBubble(t, server.Config{}, &http.Server{Handler: h, WriteTimeout: limit})
+			c := b.dial()
+			c.Handshake()
+			c.Timeout = time.Minute
+			c.WriteHeaders(1, true, ":path", "/cut")
+			if code := c.ExpectRSTStream(1); code != http2.ErrCodeInternal {
+				t.Errorf("RST_STREAM %v, want INTERNAL_ERROR, as the stock server", code)
+			}
+			b.stop()
+		})
+	})
 }
 
 // TestKeepalive: the server PINGs a silent connection; a peer that ACKs

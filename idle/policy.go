@@ -61,12 +61,13 @@ type Policy struct {
 	// Zero means none.
 	HeaderTimeout time.Duration
 
-	// MaxStreamDuration resets a stream older than this and cancels its
-	// handler's context, through the HTTP/2 server's per-stream write
-	// deadline (RST_STREAM(INTERNAL_ERROR), as http.Server.WriteTimeout
-	// does). A handler may extend or lift it for its own stream with
-	// lifecycle.ExtendStream and lifecycle.LiftStreamLimits. Zero means
-	// none.
+	// MaxStreamDuration resets a stream older than this with
+	// RST_STREAM(CANCEL) and cancels its handler's context, through the
+	// HTTP/2 server's per-stream write deadline (whose resets, such as
+	// http.Server.WriteTimeout's, then also say CANCEL; a handler's panic
+	// keeps INTERNAL_ERROR). A handler may extend or lift it for its own
+	// stream with lifecycle.ExtendStream and lifecycle.LiftStreamLimits.
+	// Zero means none.
 	MaxStreamDuration time.Duration
 
 	// StreamIdleTimeout resets, the same way, a stream whose request body

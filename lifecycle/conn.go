@@ -17,12 +17,14 @@ import (
 // Conn is the frame tap: the net.Conn the HTTP/2 server is given in place of
 // the accepted connection. Outbound it observes, and once per drain inserts
 // GOAWAY(2^31-1)+PING between two of the server's frames. Inbound it
-// observes. It changes no other byte either way, with two exceptions, both
-// for the stream limit (Config.AdvertiseMaxStreams): the server's first
+// observes. It changes no other byte either way, with three exceptions. Two
+// are for the stream limit (Config.AdvertiseMaxStreams): the server's first
 // SETTINGS advertises one stream less than the server enforces, and a
 // client that opens a stream over the advertised limit has that stream's
 // header block ended with a malformed field, which the server resets (see
-// refuse.go).
+// refuse.go). The third is for per-stream limits: the server's reset of a
+// stream past its deadline says CANCEL rather than INTERNAL_ERROR (see
+// deadlines.go).
 //
 // Obtain it from [Supervisor.Conn]; a Conn over a TLS connection also has the
 // ConnectionState method, so that handlers see r.TLS and the server runs its
@@ -239,13 +241,15 @@ func (c *Conn) Write(p []byte) (int, error) {
 }
 
 // observeOut follows the server's bytes p and returns what to write: p,
-// or a copy whose first SETTINGS advertises Config.AdvertiseMaxStreams. It
+// or a copy whose first SETTINGS advertises Config.AdvertiseMaxStreams, or
+// whose deadline resets say CANCEL (deadlines.go). It
 // takes the notice into c.outNotice when p passes a safe point for it.
 // Call with wmu held.
 //
 //go:noinline
 func (c *Conn) observeOut(p []byte) ([]byte, drain.Action) {
 	var act drain.Action
+	copied := false // p is our copy: io.Writer may not change the caller's
 	c.outNotice = nil
 	for off := 0; off < len(p); {
 		if c.outNotice == nil && c.notice.Load() != nil && c.canInject() {
@@ -260,13 +264,36 @@ func (c *Conn) observeOut(p []byte) ([]byte, drain.Action) {
 		k, done := c.out.Next(p[off:])
 		off += k
 		if done {
-			if start >= 0 && !c.sawSettings && c.out.Last().Type == frame.TypeSettings {
-				p = c.advertise(p, start, off)
+			f := c.out.Last()
+			if start >= 0 && !c.sawSettings && f.Type == frame.TypeSettings {
+				p, copied = c.advertise(p, copied, start, off), true
 			}
-			act |= c.outFrame(c.out.Last())
+			if f.Type == frame.TypeRSTStream && c.s.cancelDeadlines && c.isDeadlineReset(p, off, f) {
+				p, copied = c.withCode(p, copied, off, frame.ErrCodeCancel), true
+			}
+			act |= c.outFrame(f)
 		}
 	}
 	return p, act
+}
+
+// isDeadlineReset reports whether the RST_STREAM frame f, ending at p[off],
+// is the server's reset of a stream past its write deadline (deadlines.go).
+// A frame whose code was in an earlier write keeps it.
+func (c *Conn) isDeadlineReset(p []byte, off int, f *frame.Frame) bool {
+	return f.Length == 4 && off >= 4 &&
+		frame.ErrCode(binary.BigEndian.Uint32(p[off-4:])) == frame.ErrCodeInternal &&
+		c.s.deadlineReset(f.StreamID)
+}
+
+// withCode returns p with the error code of the RST_STREAM frame ending at
+// p[off] set to code, in a copy unless p is one already.
+func (c *Conn) withCode(p []byte, copied bool, off int, code frame.ErrCode) []byte {
+	if !copied {
+		p = bytes.Clone(p)
+	}
+	binary.BigEndian.PutUint32(p[off-4:], uint32(code))
+	return p
 }
 
 // advertise returns p with the SETTINGS frame at p[start:end] advertising
@@ -277,8 +304,10 @@ func (c *Conn) observeOut(p []byte) ([]byte, drain.Action) {
 // refused (golang/go#42777). It changes a copy: io.Writer may not touch p.
 // A SETTINGS frame split across writes (x/net writes it first, whole) keeps
 // the server's value, one more than advertised; still a limit it enforces.
-func (c *Conn) advertise(p []byte, start, end int) []byte {
-	p = bytes.Clone(p)
+func (c *Conn) advertise(p []byte, copied bool, start, end int) []byte {
+	if !copied {
+		p = bytes.Clone(p)
+	}
 	for i := start + frame.HeaderLen; i+6 <= end; i += 6 {
 		if binary.BigEndian.Uint16(p[i:]) == settingMaxConcurrentStreams {
 			binary.BigEndian.PutUint32(p[i+2:], c.s.cfg.AdvertiseMaxStreams)

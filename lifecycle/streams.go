@@ -24,6 +24,12 @@ func (s *streamSet) count(id uint32, d int32) {
 
 func (s *streamSet) len() int { return len(s.ids) }
 
+// has reports whether id is open.
+func (s *streamSet) has(id uint32) bool {
+	_, found := slices.BinarySearch(s.ids, id)
+	return found
+}
+
 // add opens id; ids lower than the highest (a server push) are inserted in order.
 func (s *streamSet) add(id uint32) {
 	if n := len(s.ids); n == 0 || s.ids[n-1] < id {

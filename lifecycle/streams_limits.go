@@ -12,8 +12,10 @@ import (
 
 // Per-stream limits (idle.Policy.MaxStreamDuration, StreamIdleTimeout) are
 // enforced through the HTTP/2 server's own per-stream write deadline: when
-// it passes, the server resets the stream (RST_STREAM(INTERNAL_ERROR), as
-// for http.Server.WriteTimeout) and cancels the handler's context.
+// it passes, the server resets the stream and cancels the handler's
+// context. The server's reset says INTERNAL_ERROR, as for
+// http.Server.WriteTimeout; the supervisor's tap sends it as CANCEL
+// (deadlines.go).
 // MaxStreamDuration alone costs nothing per request: package server sets it
 // as the write timeout of the server that serves the connection.
 // StreamIdleTimeout needs to see activity, so WatchStreams wraps the

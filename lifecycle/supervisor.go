@@ -66,17 +66,18 @@ func (c Config) Validate() error {
 // under it, and actions that may block run outside it.
 type Supervisor struct {
 	// Set by New, then read-only.
-	conn          Conn
-	cfg           Config
-	log           *zap.Logger
-	metrics       Metrics
-	clock         clock.Clock
-	remote        string
-	created       time.Time
-	done          chan struct{}
-	headerTimeout bool      // Policy.HeaderTimeout is set: the tap follows header blocks
-	enforcePings  bool      // the ping policy is enforced: the tap notes data sent
-	ageAt         time.Time // MaxConnectionAge, with jitter; zero if none
+	conn            Conn
+	cfg             Config
+	log             *zap.Logger
+	metrics         Metrics
+	clock           clock.Clock
+	remote          string
+	created         time.Time
+	done            chan struct{}
+	headerTimeout   bool      // Policy.HeaderTimeout is set: the tap follows header blocks
+	enforcePings    bool      // the ping policy is enforced: the tap notes data sent
+	cancelDeadlines bool      // per-stream limits: deadline resets go out as CANCEL (deadlines.go)
+	ageAt           time.Time // MaxConnectionAge, with jitter; zero if none
 
 	mu           sync.Mutex
 	seq          drain.Sequence
@@ -88,17 +89,19 @@ type Supervisor struct {
 	serverPing   [8]byte   // the HTTP/2 server's outstanding keepalive PING
 	serverPingAt time.Time // zero if none is outstanding
 
-	streams    streamSet
-	serverIdle bool // the server's own view (http.ConnState)
-	busy       bool // streams open, as last told to seq
-	idleSince  time.Time
-	goAwayLast uint32 // last-stream-id of the server's GOAWAY
-	goneAway   bool
-	aborted    bool   // ended by an error GOAWAY (ours or the server's), not a drain
-	peerMax    uint32 // highest client stream id processed
-	opened     uint64
-	completed  uint64
-	reset      uint64
+	streams        streamSet
+	panicked       []uint32 // streams whose handler panicked, their reset not yet written
+	keepResetCodes bool     // a panic could not be placed: deadline resets stay INTERNAL_ERROR
+	serverIdle     bool     // the server's own view (http.ConnState)
+	busy           bool     // streams open, as last told to seq
+	idleSince      time.Time
+	goAwayLast     uint32 // last-stream-id of the server's GOAWAY
+	goneAway       bool
+	aborted        bool   // ended by an error GOAWAY (ours or the server's), not a drain
+	peerMax        uint32 // highest client stream id processed
+	opened         uint64
+	completed      uint64
+	reset          uint64
 
 	deferred    bool // a drain waits for the first stream (drain.Config.FirstStreamWait)
 	deferReason string
@@ -147,6 +150,7 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	s.headerTimeout = cfg.Policy.HeaderTimeout > 0
 	s.enforcer = cfg.Policy.Enforcer()
 	s.enforcePings = s.enforcer.Enabled()
+	s.cancelDeadlines = cfg.Policy.MaxStreamDuration > 0 || cfg.Policy.StreamIdleTimeout > 0
 	if age := cfg.Policy.MaxConnectionAge; age > 0 {
 		// ±10% jitter spreads the reconnects of connections made together.
 		jitter := time.Duration(rand.Int64N(int64(age)/5+1)) - age/10
@@ -338,6 +342,9 @@ func (s *Supervisor) streamEnded(id uint32, completed bool) drain.Action {
 	defer s.mu.Unlock()
 	if !s.streams.remove(id) {
 		return 0
+	}
+	if s.panicked != nil {
+		s.forgetPanic(id)
 	}
 	if completed {
 		s.completed++

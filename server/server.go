@@ -229,11 +229,11 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 	if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
 		ctx = bc.BaseContext() // carries ConnContext's and BaseContext's values
 	}
-	h = lifecycle.WrapStreams(h, lifecycle.StreamOptions{
+	h = sup.Handler(lifecycle.WrapStreams(h, lifecycle.StreamOptions{
 		IdleTimeout:     s.cfg.Policy.StreamIdleTimeout,
 		MaxDuration:     t.WriteTimeout,
 		HoldHeaderFlush: s.cfg.HoldHeaderFlush,
-	})
+	}))
 	return sup, h2, &http2.ServeConnOpts{
 		Context:          ctx,
 		Handler:          h,

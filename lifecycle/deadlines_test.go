@@ -1,0 +1,94 @@
+package lifecycle
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/h2lifecycle/h2lifecycle/idle"
+)
+
+// TestStreamIDOf: the id read from the HTTP/2 server's ResponseWriter is the
+// stream's, for several streams on one connection; other ResponseWriters
+// have none.
+func TestStreamIDOf(t *testing.T) {
+	srv, cli := net.Pipe()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := streamIDOf(w)
+		if !ok {
+			http.Error(w, "no stream id", 500)
+			return
+		}
+		io.WriteString(w, strconv.Itoa(int(id)))
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&http2.Server{}).ServeConn(srv, &http2.ServeConnOpts{Handler: h})
+	}()
+	tr := &http2.Transport{AllowHTTP: true}
+	cc, err := tr.NewClientConn(cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := 1; want <= 7; want += 2 { // the Go client numbers streams 1, 3, 5, …
+		req, _ := http.NewRequest("GET", "http://pipe/", nil)
+		res, err := cc.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if string(b) != strconv.Itoa(want) {
+			t.Errorf("stream %d: handler read id %q", want, b)
+		}
+	}
+	cc.Close()
+	cli.Close()
+	<-done
+
+	for _, w := range []http.ResponseWriter{httptest.NewRecorder(), struct{ http.ResponseWriter }{}, nil} {
+		if id, ok := streamIDOf(w); ok {
+			t.Errorf("%T: id %d, want none", w, id)
+		}
+	}
+}
+
+// TestHandlerCost: Supervisor.Handler adds no allocation per request, and
+// returns the handler itself when the policy has no per-stream limit.
+func TestHandlerCost(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	none, err := New(a, Config{GoAway: func() {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer none.Close()
+	if got := none.Handler(h); got == nil || !sameFunc(got, h) {
+		t.Errorf("no per-stream limits: Handler wrapped the handler")
+	}
+	sup, err := New(a, Config{GoAway: func() {}, Policy: idle.Policy{MaxStreamDuration: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	wrapped := sup.Handler(h)
+	w, r := httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil)
+	if n := testing.AllocsPerRun(100, func() { wrapped.ServeHTTP(w, r) }); n != 0 {
+		t.Errorf("%v allocations per request, want 0", n)
+	}
+}
+
+func sameFunc(a, b http.Handler) bool {
+	fa, ok1 := a.(http.HandlerFunc)
+	fb, ok2 := b.(http.HandlerFunc)
+	return ok1 && ok2 && reflect.ValueOf(fa).Pointer() == reflect.ValueOf(fb).Pointer()
+}
