@@ -69,11 +69,9 @@ type Conn struct {
 
 	// Refusing a stream opened over the advertised limit (refuse.go).
 	// Owned by the server's reading goroutine.
-	refusing  uint32 // the new stream being refused
-	refuseEnd bool   // the END_HEADERS of its header block is withheld
-	inject    []byte // our CONTINUATION, for the server before more of the client's bytes
-	held      []byte // the client's bytes read and not yet given to the server
-	heldErr   error  // the read error that came with them
+	refusing  uint32   // the new stream being refused
+	refuseEnd bool     // the END_HEADERS of its header block is withheld
+	pend      *pending // what the tap holds for the server; nil if nothing
 
 	closeOnce sync.Once
 }
@@ -92,7 +90,7 @@ func (c *Conn) NetConn() net.Conn { return c.Conn }
 // Read reads from the connection and observes the frames that end in what
 // it read.
 func (c *Conn) Read(p []byte) (int, error) {
-	if c.inject != nil || c.held != nil || c.heldErr != nil {
+	if c.pend != nil {
 		return c.readHeld(p)
 	}
 	c.rbuf = p

@@ -17,7 +17,7 @@ import (
 // without any work per request.) Call with mu held.
 func (s *Supervisor) headerDeadline() (time.Time, bool) {
 	t := s.cfg.Policy.HeaderTimeout
-	if t <= 0 || s.closed || s.seq.Phase() >= drain.Closing {
+	if t <= 0 || s.closed || s.phase() >= drain.Closing {
 		return time.Time{}, false
 	}
 	if !s.conn.settingsSeen.Load() {
@@ -35,9 +35,10 @@ func (s *Supervisor) headerDeadline() (time.Time, bool) {
 // 9113 §6.10), the connection ends with GOAWAY. Call with mu held.
 func (s *Supervisor) headerTimedOut(now time.Time) drain.Action {
 	if !s.conn.settingsSeen.Load() {
-		s.reason = idle.ReasonHeaderTimeout
+		dr := s.drainState()
+		dr.reason = idle.ReasonHeaderTimeout
 		s.log.Debug("http2 connection without preface or SETTINGS in time; closing", s.logFields()...)
-		return s.seq.Handle(drain.CloseNow, now)
+		return dr.seq.Handle(drain.CloseNow, now)
 	}
 	id := s.conn.blockStream.Load()
 	s.log.Warn("http2 header block incomplete in time; resetting the stream and ending the connection",
@@ -57,7 +58,7 @@ func (s *Supervisor) clientPing() drain.Action {
 		s.enforcer.DataSent()
 	}
 	now := s.clock.Now()
-	if !s.enforcer.Ping(now, s.streams.len()) || s.seq.Phase() >= drain.Closing {
+	if !s.enforcer.Ping(now, s.streams.len()) || s.phase() >= drain.Closing {
 		return 0
 	}
 	s.log.Warn("http2 peer sends PINGs too often; ending the connection", s.logFields()...)
@@ -68,14 +69,14 @@ func (s *Supervisor) clientPing() drain.Action {
 // GOAWAY(last processed stream, code, reason) and our FIN, and lingers for
 // the peer's FIN. Streams still open are cut. Call with mu held.
 func (s *Supervisor) abort(now time.Time, reason string, frames []byte, code frame.ErrCode) drain.Action {
-	s.reason = reason
+	s.drainState().reason = reason
 	s.aborted = true
 	last := s.peerMax
 	if s.goneAway {
 		last = min(last, s.goAwayLast) // last-stream-id never increases
 	}
 	s.conn.postAbort(&abortFrames{frames: frames, last: last, code: code, reason: reason})
-	s.seq.Handle(drain.ServerError, now) // like the server's own error GOAWAY: close behind it
+	s.drainState().seq.Handle(drain.ServerError, now) // like the server's own error GOAWAY: close behind it
 	s.rearm(now)
 	return 0 // the FIN comes with the frames
 }
@@ -95,13 +96,13 @@ func (s *Supervisor) serverPingAcked(data [8]byte) drain.Action {
 	if s.serverPingAt.IsZero() || data != s.serverPing {
 		return 0
 	}
-	s.pings.Observe(s.clock.Since(s.serverPingAt))
+	s.drainState().pings.Observe(s.clock.Since(s.serverPingAt))
 	s.serverPingAt = time.Time{}
 	return 0
 }
 
 func (s *Supervisor) logFields() []zap.Field {
-	return []zap.Field{zap.Uint64("conn", s.cfg.ID), zap.String("remote", s.remote)}
+	return []zap.Field{zap.Uint64("conn", s.cfg.ID), zap.String("remote", s.remote())}
 }
 
 func zapStream(id uint32) zap.Field { return zap.Uint32("stream", id) }

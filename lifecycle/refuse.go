@@ -59,48 +59,56 @@ func (c *Conn) refuse(p []byte, end, n int, err error) (int, error) {
 	c.refusing, c.refuseEnd = 0, false
 	c.inMax = max(c.inMax, id)
 	c.inBlock = 0
-	c.inject = frame.AppendRefusal(nil, id)
+	if c.pend == nil {
+		c.pend = new(pending)
+	}
+	h := c.pend
+	h.inject = frame.AppendRefusal(nil, id)
 	if end < n { // not observed yet: before anything still held
-		c.held = append(append(make([]byte, 0, n-end+len(c.held)), p[end:n]...), c.held...)
+		h.held = append(append(make([]byte, 0, n-end+len(h.held)), p[end:n]...), h.held...)
 	}
 	if err != nil {
-		c.heldErr, err = err, nil
+		h.heldErr, err = err, nil
 	}
 	c.s.debug("refused a stream over the advertised limit", zap.Uint32("stream", id))
 	return end, err
 }
 
-// readHeld is Read when the tap holds something: what it holds, or, when
-// that is only an error already returned, a fresh read.
-func (c *Conn) readHeld(p []byte) (int, error) {
-	if n, err, done := c.readPending(p); done {
-		return n, err
-	}
-	n, err := c.Conn.Read(p)
-	return c.observe(p, n, err)
+// pending is what the tap holds for the server after a refusal: kept out
+// of line, as most connections never refuse a stream.
+type pending struct {
+	inject  []byte // our CONTINUATION, for the server before more of the client's bytes
+	held    []byte // the client's bytes read and not yet given to the server
+	heldErr error  // the read error that came with them
 }
 
-// readPending gives the server what the tap holds, if anything: the
-// refusal, then the client's bytes read behind it (observed now, as fresh
-// reads are), then the read error that came with them.
-func (c *Conn) readPending(p []byte) (n int, err error, done bool) {
+// readHeld is Read when the tap holds something: the refusal, then the
+// client's bytes read behind it (observed now, as fresh reads are), then
+// the read error that came with them.
+func (c *Conn) readHeld(p []byte) (int, error) {
+	h := c.pend
 	switch {
-	case len(c.inject) > 0:
-		n = copy(p, c.inject)
-		if c.inject = c.inject[n:]; len(c.inject) == 0 {
-			c.inject = nil
-		}
-		return n, nil, true
-	case len(c.held) > 0:
-		n = copy(p, c.held)
-		if c.held = c.held[n:]; len(c.held) == 0 {
-			c.held = nil
-		}
-		n, err = c.observe(p, n, nil)
-		return n, err, true
-	case c.heldErr != nil:
-		err, c.heldErr = c.heldErr, nil
-		return 0, err, true
+	case len(h.inject) > 0:
+		n := copy(p, h.inject)
+		h.inject = h.inject[n:]
+		c.releaseHeld()
+		return n, nil
+	case len(h.held) > 0:
+		n := copy(p, h.held)
+		h.held = h.held[n:]
+		c.releaseHeld() // before observe, which may refuse again
+		return c.observe(p, n, nil)
+	default:
+		err := h.heldErr
+		h.heldErr = nil
+		c.releaseHeld()
+		return 0, err
 	}
-	return 0, nil, false
+}
+
+// releaseHeld drops the pending state once it holds nothing.
+func (c *Conn) releaseHeld() {
+	if h := c.pend; len(h.inject) == 0 && len(h.held) == 0 && h.heldErr == nil {
+		c.pend = nil
+	}
 }

@@ -52,14 +52,14 @@ func (s *Supervisor) Snapshot() Snapshot {
 	defer s.mu.Unlock()
 	return Snapshot{
 		ID:            s.cfg.ID,
-		Remote:        s.remote,
-		State:         s.seq.Phase().String(),
-		Reason:        s.reason,
+		Remote:        s.remote(),
+		State:         s.phase().String(),
+		Reason:        s.why(),
 		Age:           s.clock.Since(s.created),
 		OpenStreams:   s.streams.len(),
 		StreamsOpened: s.opened,
 		LastStreamID:  s.lastStreamID(),
-		RTT:           s.rtt,
+		RTT:           s.lastRTT(),
 	}
 }
 
@@ -110,17 +110,21 @@ func (s *Supervisor) Report() Report {
 
 // buildReport assembles the report. Call with mu held.
 func (s *Supervisor) buildReport(now time.Time) Report {
-	tl := s.seq.Timeline()
+	var tl drain.Timeline
+	var pingLate, graceExpired bool
+	if s.dr != nil {
+		tl, pingLate, graceExpired = s.dr.seq.Timeline(), s.dr.seq.PingTimedOut(), s.dr.seq.GraceExpired()
+	}
 	return Report{
 		ID:               s.cfg.ID,
-		Remote:           s.remote,
-		Reason:           s.reason,
+		Remote:           s.remote(),
+		Reason:           s.why(),
 		Drained:          !tl.Start.IsZero() && !s.aborted,
 		Aborted:          s.aborted,
 		Timeline:         tl,
-		PingTimedOut:     s.seq.PingTimedOut(),
-		GraceExpired:     s.seq.GraceExpired(),
-		RTT:              s.rtt,
+		PingTimedOut:     pingLate,
+		GraceExpired:     graceExpired,
+		RTT:              s.lastRTT(),
 		LastStreamID:     s.lastStreamID(),
 		Age:              now.Sub(s.created),
 		StreamsOpened:    s.opened,
@@ -191,3 +195,20 @@ func span(a, b time.Time) time.Duration {
 
 // ID returns the connection's id.
 func (s *Supervisor) ID() uint64 { return s.cfg.ID }
+
+// why is the reason the connection is ending; empty while it is not. Call
+// with mu held.
+func (s *Supervisor) why() string {
+	if s.dr == nil {
+		return ""
+	}
+	return s.dr.reason
+}
+
+// lastRTT is the last round trip of one of our PINGs. Call with mu held.
+func (s *Supervisor) lastRTT() time.Duration {
+	if s.dr == nil {
+		return 0
+	}
+	return s.dr.rtt
+}

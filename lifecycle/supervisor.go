@@ -66,53 +66,47 @@ func (c Config) Validate() error {
 // under it, and actions that may block run outside it.
 type Supervisor struct {
 	// Set by New, then read-only.
-	conn            Conn
-	cfg             Config
-	log             *zap.Logger
-	metrics         Metrics
-	clock           clock.Clock
-	remote          string
-	created         time.Time
-	done            chan struct{}
-	headerTimeout   bool      // Policy.HeaderTimeout is set: the tap follows header blocks
-	enforcePings    bool      // the ping policy is enforced: the tap notes data sent
-	cancelDeadlines bool      // per-stream limits: deadline resets go out as CANCEL (deadlines.go)
-	ageAt           time.Time // MaxConnectionAge, with jitter; zero if none
+	conn    Conn
+	cfg     Config
+	log     *zap.Logger
+	metrics Metrics
+	clock   clock.Clock
+	created time.Time
+	ageAt   time.Time // MaxConnectionAge, with jitter; zero if none
 
 	mu           sync.Mutex
-	seq          drain.Sequence
-	reason       string
-	pings        ping.Tracker
-	noticePing   [8]byte // opaque data of the drain's PING
-	rtt          time.Duration
-	enforcer     ping.Enforcer
-	serverPing   [8]byte   // the HTTP/2 server's outstanding keepalive PING
-	serverPingAt time.Time // zero if none is outstanding
-
-	streams        streamSet
-	panicked       []uint32 // streams whose handler panicked, their reset not yet written
-	keepResetCodes bool     // a panic could not be placed: deadline resets stay INTERNAL_ERROR
-	serverIdle     bool     // the server's own view (http.ConnState)
-	busy           bool     // streams open, as last told to seq
-	idleSince      time.Time
-	goAwayLast     uint32 // last-stream-id of the server's GOAWAY
-	goneAway       bool
-	aborted        bool   // ended by an error GOAWAY (ours or the server's), not a drain
-	peerMax        uint32 // highest client stream id processed
-	opened         uint64
-	completed      uint64
-	reset          uint64
-
-	deferred    bool // a drain waits for the first stream (drain.Config.FirstStreamWait)
-	deferReason string
-	deferUntil  time.Time // when the deferred drain starts anyway
-	deferGrace  time.Time // its grace deadline, counted from the request
+	dr           *drainState    // nil until the connection starts ending (or measures a round trip)
+	enforcer     *ping.Enforcer // nil without ping enforcement
+	serverPing   [8]byte        // the HTTP/2 server's outstanding keepalive PING
+	serverPingAt time.Time      // zero if none is outstanding
+	streams      streamSet
+	panicked     []uint32 // streams whose handler panicked, their reset not yet written
+	idleSince    time.Time
+	goAwayLast   uint32 // last-stream-id of the server's GOAWAY
+	peerMax      uint32 // highest client stream id processed
+	opened       uint64
+	completed    uint64
+	reset        uint64
 
 	timer         *clock.Timer
-	timerAt       time.Time // when the timer fires; zero when it is not armed
-	headerCheckAt time.Time // the next periodic HeaderTimeout check
-	closed        bool
-	report        *Report // the final report, once closed (kept out of line: most of a connection's life has none)
+	timerAt       time.Duration // when the timer fires, from created; zero when it is not armed
+	headerCheckAt time.Duration // the next periodic HeaderTimeout check, from created; zero if none
+	done          chan struct{} // Done's, made on first use
+	report        *Report       // the final report, once closed (kept out of line: most of a connection's life has none)
+
+	// Set by New, then read-only.
+	headerTimeout   bool // Policy.HeaderTimeout is set: the tap follows header blocks
+	enforcePings    bool // the ping policy is enforced: the tap notes data sent
+	cancelDeadlines bool // per-stream limits: deadline resets go out as CANCEL (deadlines.go)
+
+	// Under mu.
+	keepResetCodes bool // a panic could not be placed: deadline resets stay INTERNAL_ERROR
+	serverIdle     bool // the server's own view (http.ConnState)
+	busy           bool // streams open, as last told to seq
+	goneAway       bool
+	aborted        bool // ended by an error GOAWAY (ours or the server's), not a drain
+	closed         bool
+	finished       bool // connGone is over: Done is closed
 }
 
 // New supervises nc. Serve the connection returned by [Supervisor.Conn],
@@ -127,11 +121,7 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 		log:        o.log,
 		metrics:    o.metrics,
 		clock:      o.clock,
-		done:       make(chan struct{}),
 		serverIdle: true,
-	}
-	if ra := nc.RemoteAddr(); ra != nil {
-		s.remote = ra.String()
 	}
 	s.created = s.clock.Now()
 	s.idleSince = s.created
@@ -146,10 +136,10 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 		s.streams.add(1)
 		s.opened = 1
 	}
-	s.seq.Timing = cfg.Drain.Timing(nil)
 	s.headerTimeout = cfg.Policy.HeaderTimeout > 0
-	s.enforcer = cfg.Policy.Enforcer()
-	s.enforcePings = s.enforcer.Enabled()
+	if e := cfg.Policy.Enforcer(); e.Enabled() {
+		s.enforcer, s.enforcePings = &e, true
+	}
 	s.cancelDeadlines = cfg.Policy.MaxStreamDuration > 0 || cfg.Policy.StreamIdleTimeout > 0
 	if age := cfg.Policy.MaxConnectionAge; age > 0 {
 		// ±10% jitter spreads the reconnects of connections made together.
@@ -166,6 +156,45 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	return s, nil
 }
 
+// drainState is what a connection needs once it starts ending: the drain
+// sequence and our PINGs' bookkeeping (also fed by the server's keepalive
+// PINGs). Allocated then, it costs nothing to the many connections that
+// spend most of their life idle.
+type drainState struct {
+	seq        drain.Sequence
+	pings      ping.Tracker
+	reason     string  // why the connection is ending
+	noticePing [8]byte // opaque data of the drain's PING
+	rtt        time.Duration
+
+	deferred    bool // a drain waits for the first stream (drain.Config.FirstStreamWait)
+	deferReason string
+	deferUntil  time.Time // when the deferred drain starts anyway
+	deferGrace  time.Time // its grace deadline, counted from the request
+}
+
+// drainState returns the connection's drain state, allocating it with the
+// default timing and the current busy level. Call with mu held.
+func (s *Supervisor) drainState() *drainState {
+	if s.dr == nil {
+		s.dr = &drainState{}
+		s.dr.seq.Timing = s.cfg.Drain.Timing(nil)
+		if s.busy {
+			s.dr.seq.Handle(drain.StreamsOpen, time.Time{}) // a level: no actions, no time
+		}
+	}
+	return s.dr
+}
+
+// phase is the drain phase: Active until the connection starts ending.
+// Call with mu held.
+func (s *Supervisor) phase() drain.Phase {
+	if s.dr == nil {
+		return drain.Active
+	}
+	return s.dr.seq.Phase()
+}
+
 // Conn returns the connection to hand to the HTTP/2 server.
 func (s *Supervisor) Conn() net.Conn {
 	if _, ok := s.conn.Conn.(interface{ ConnectionState() tls.ConnectionState }); ok {
@@ -175,7 +204,31 @@ func (s *Supervisor) Conn() net.Conn {
 }
 
 // Done is closed when the connection is closed.
-func (s *Supervisor) Done() <-chan struct{} { return s.done }
+// It is made on first use: most connections are never waited for.
+func (s *Supervisor) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		if s.finished {
+			return closedChan
+		}
+		s.done = make(chan struct{})
+	}
+	return s.done
+}
+
+// closedChan is Done's channel for a connection that was done before anyone
+// asked.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// remote is the peer's address, for logs and reports; not kept, as the
+// connection has it.
+func (s *Supervisor) remote() string {
+	if ra := s.conn.Conn.RemoteAddr(); ra != nil {
+		return ra.String()
+	}
+	return ""
+}
 
 // ConnState feeds the HTTP/2 server's own view of the connection: call it
 // from the http.Server.ConnState hook of the server that serves it
@@ -219,7 +272,7 @@ func (s *Supervisor) Drain(reason string, grace time.Duration) {
 // Close closes the connection at once, cutting the streams still open.
 func (s *Supervisor) Close() error {
 	s.mu.Lock()
-	act := s.seq.Handle(drain.CloseNow, s.clock.Now())
+	act := s.drainState().seq.Handle(drain.CloseNow, s.clock.Now())
 	s.mu.Unlock()
 	s.run(act)
 	return nil
@@ -232,25 +285,27 @@ func (s *Supervisor) startDrain(now time.Time, reason string, grace time.Duratio
 	if grace <= 0 {
 		grace = s.cfg.Drain.GraceOrDefault()
 	}
-	if s.seq.Phase() == drain.Active && s.opened == 0 {
+	if s.phase() == drain.Active && s.opened == 0 {
 		if until := s.created.Add(s.cfg.Drain.FirstStreamWaitOrDefault()); now.Before(until) {
-			if d := now.Add(grace); !s.deferred || d.Before(s.deferGrace) {
-				s.deferGrace = d
+			dr := s.drainState()
+			if d := now.Add(grace); !dr.deferred || d.Before(dr.deferGrace) {
+				dr.deferGrace = d
 			}
-			if !s.deferred {
-				s.deferred, s.deferReason, s.deferUntil = true, reason, until
+			if !dr.deferred {
+				dr.deferred, dr.deferReason, dr.deferUntil = true, reason, until
 			}
 			s.rearm(now)
 			return 0
 		}
 	}
-	if s.seq.Phase() == drain.Active {
-		s.reason = reason
-		s.seq.Timing = s.cfg.Drain.Timing(s.pings.Timeout)
+	d := s.drainState()
+	if d.seq.Phase() == drain.Active {
+		d.reason = reason
+		d.seq.Timing = s.cfg.Drain.Timing(d.pings.Timeout)
 	}
-	act := s.seq.Start(now, grace)
+	act := d.seq.Start(now, grace)
 	if act&drain.InjectNotice != 0 {
-		s.noticePing = s.pings.Next(now)
+		d.noticePing = d.pings.Next(now)
 	}
 	s.rearm(now)
 	return act
@@ -259,14 +314,15 @@ func (s *Supervisor) startDrain(now time.Time, reason string, grace time.Duratio
 // startDeferred starts the drain that waited for the first stream. Call with
 // mu held.
 func (s *Supervisor) startDeferred(now time.Time) drain.Action {
-	if !s.deferred {
+	dr := s.dr
+	if dr == nil || !dr.deferred {
 		return 0
 	}
-	s.deferred = false
-	if s.seq.Phase() != drain.Active {
+	dr.deferred = false
+	if s.phase() != drain.Active {
 		return 0 // the connection started ending by other means
 	}
-	return s.startDrain(now, s.deferReason, max(s.deferGrace.Sub(now), time.Nanosecond))
+	return s.startDrain(now, dr.deferReason, max(dr.deferGrace.Sub(now), time.Nanosecond))
 }
 
 // run carries out actions outside the lock. Actions that may block on the
@@ -276,7 +332,11 @@ func (s *Supervisor) run(act drain.Action) {
 		return
 	}
 	s.mu.Lock()
-	reason, data := s.reason, s.noticePing
+	var reason string
+	var data [8]byte
+	if s.dr != nil {
+		reason, data = s.dr.reason, s.dr.noticePing
+	}
 	var cut []uint32
 	if act&drain.ResetStreams != 0 {
 		cut = s.streams.snapshot()
@@ -318,18 +378,20 @@ func (s *Supervisor) streamOpened(id uint32) drain.Action {
 		s.peerMax = id
 	}
 	act := s.updateBusy(time.Time{})
-	if !s.deferred && !s.seq.Draining() && s.cfg.Policy.MaxStreamsPerConnection == 0 {
+	draining := s.dr != nil && s.dr.seq.Draining()
+	deferred := s.dr != nil && s.dr.deferred
+	if !deferred && !draining && s.cfg.Policy.MaxStreamsPerConnection == 0 {
 		return act // the common case reads no clock
 	}
 	now := s.clock.Now()
-	if s.deferred {
+	if deferred {
 		act |= s.startDeferred(now) // the stream is served: it opened before the notice
 	}
-	if s.seq.Draining() {
-		act |= s.seq.Handle(drain.StreamOpened, now)
+	if draining {
+		act |= s.dr.seq.Handle(drain.StreamOpened, now)
 		s.rearm(now)
 	}
-	if max := s.cfg.Policy.MaxStreamsPerConnection; max > 0 && s.opened == uint64(max) && s.seq.Phase() == drain.Active {
+	if max := s.cfg.Policy.MaxStreamsPerConnection; max > 0 && s.opened == uint64(max) && s.phase() == drain.Active {
 		act |= s.startDrain(now, idle.ReasonMaxStreams, 0)
 	}
 	return act
@@ -362,14 +424,17 @@ func (s *Supervisor) pingAcked(data [8]byte) drain.Action {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
-	rtt, ok := s.pings.Ack(data, now)
+	if s.dr == nil {
+		return 0 // none of ours is outstanding
+	}
+	rtt, ok := s.dr.pings.Ack(data, now)
 	if !ok {
 		return 0
 	}
-	s.rtt = rtt
+	s.dr.rtt = rtt
 	var act drain.Action
-	if data == s.noticePing {
-		act = s.seq.Handle(drain.PingAcked, now)
+	if data == s.dr.noticePing {
+		act = s.dr.seq.Handle(drain.PingAcked, now)
 		s.rearm(now)
 	}
 	return act
@@ -380,7 +445,7 @@ func (s *Supervisor) noticeWritten() drain.Action {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
-	act := s.seq.Handle(drain.NoticeWritten, now)
+	act := s.drainState().seq.Handle(drain.NoticeWritten, now)
 	s.rearm(now)
 	return act
 }
@@ -408,14 +473,15 @@ func (s *Supervisor) serverGoAway(last uint32, code frame.ErrCode) drain.Action 
 	if code != frame.ErrCodeNo {
 		ev, reason = drain.ServerError, idle.ReasonError
 		s.log.Warn("http2 server sent GOAWAY with an error",
-			zap.Uint64("conn", s.cfg.ID), zap.String("remote", s.remote),
+			zap.Uint64("conn", s.cfg.ID), zap.String("remote", s.remote()),
 			zap.Uint32("last_stream_id", last), zap.Uint32("code", uint32(code)))
 	}
-	if s.reason == "" {
-		s.reason = reason
+	dr := s.drainState()
+	if dr.reason == "" {
+		dr.reason = reason
 	}
 	act := s.updateBusy(now)
-	act |= s.seq.Handle(ev, now)
+	act |= dr.seq.Handle(ev, now)
 	s.rearm(now)
 	return act
 }
@@ -425,11 +491,12 @@ func (s *Supervisor) peerGoAway() drain.Action {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
-	if s.seq.Phase() == drain.Active {
-		s.reason = idle.ReasonPeer
-		s.seq.Timing = s.cfg.Drain.Timing(s.pings.Timeout)
+	d := s.drainState()
+	if d.seq.Phase() == drain.Active {
+		d.reason = idle.ReasonPeer
+		d.seq.Timing = s.cfg.Drain.Timing(d.pings.Timeout)
 	}
-	act := s.seq.Handle(drain.PeerGoAway, now)
+	act := d.seq.Handle(drain.PeerGoAway, now)
 	s.rearm(now)
 	return act
 }
@@ -449,8 +516,10 @@ func (s *Supervisor) updateBusy(now time.Time) drain.Action {
 	if busy {
 		ev = drain.StreamsOpen
 	}
-	if s.seq.Phase() == drain.Active {
-		s.seq.Handle(ev, now) // only a level to remember: no actions, no time
+	if s.phase() == drain.Active {
+		if s.dr != nil {
+			s.dr.seq.Handle(ev, now) // only a level to remember: no actions, no time
+		}
 		if !busy {
 			// The idle deadline exists from now on, whichever signal came
 			// last: the server's idle state or the end on the wire.
@@ -461,7 +530,7 @@ func (s *Supervisor) updateBusy(now time.Time) drain.Action {
 	if now.IsZero() {
 		now = s.clock.Now()
 	}
-	act := s.seq.Handle(ev, now)
+	act := s.dr.seq.Handle(ev, now) // not Active: dr exists
 	if act != 0 {
 		s.rearm(now)
 	}
@@ -476,39 +545,42 @@ func (s *Supervisor) rearm(now time.Time) {
 	if s.closed {
 		return
 	}
-	at := s.seq.Deadline()
+	var at time.Time
+	if s.dr != nil {
+		at = s.dr.seq.Deadline()
+	}
 	if d, ok := s.idleDeadline(); ok && (at.IsZero() || d.Before(at)) {
 		at = d
 	}
-	if s.deferred && (at.IsZero() || s.deferUntil.Before(at)) {
-		at = s.deferUntil
+	if s.dr != nil && s.dr.deferred && (at.IsZero() || s.dr.deferUntil.Before(at)) {
+		at = s.dr.deferUntil
 	}
-	if !s.ageAt.IsZero() && s.seq.Phase() == drain.Active && (at.IsZero() || s.ageAt.Before(at)) {
+	if !s.ageAt.IsZero() && s.phase() == drain.Active && (at.IsZero() || s.ageAt.Before(at)) {
 		at = s.ageAt
 	}
 	if d, ok := s.headerDeadline(); ok && (at.IsZero() || d.Before(at)) {
 		at = d
 	}
-	if s.headerTimeout && s.seq.Phase() < drain.Closing {
+	if s.headerTimeout && s.phase() < drain.Closing {
 		// A header block that starts later is due no sooner than a
 		// timeout from now: check once per timeout.
-		if s.headerCheckAt.IsZero() {
+		if s.headerCheckAt == 0 {
 			if now.IsZero() {
 				now = s.clock.Now()
 			}
-			s.headerCheckAt = now.Add(s.cfg.Policy.HeaderTimeout)
+			s.headerCheckAt = now.Add(s.cfg.Policy.HeaderTimeout).Sub(s.created)
 		}
-		if at.IsZero() || s.headerCheckAt.Before(at) {
-			at = s.headerCheckAt
+		if check := s.created.Add(s.headerCheckAt); at.IsZero() || check.Before(at) {
+			at = check
 		}
 	}
-	if at.IsZero() || (!s.timerAt.IsZero() && !at.Before(s.timerAt)) {
+	if at.IsZero() || (s.timerAt != 0 && !at.Before(s.created.Add(s.timerAt))) {
 		return
 	}
 	if now.IsZero() {
 		now = s.clock.Now()
 	}
-	s.timerAt = at
+	s.timerAt = max(at.Sub(s.created), 1) // never zero: armed
 	d := max(at.Sub(now), 0)
 	if s.timer == nil {
 		s.timer = s.clock.AfterFunc(d, s.onTimer)
@@ -538,7 +610,7 @@ func (s *Supervisor) clientSpoke() drain.Action {
 // can: not before the client has spoken. Call with mu held.
 func (s *Supervisor) idleDeadline() (time.Time, bool) {
 	t := s.cfg.Policy.IdleTimeout
-	if t <= 0 || s.busy || s.seq.Phase() != drain.Active || !s.conn.settingsSeen.Load() {
+	if t <= 0 || s.busy || s.phase() != drain.Active || !s.conn.settingsSeen.Load() {
 		return time.Time{}, false
 	}
 	return s.idleSince.Add(t), true
@@ -547,18 +619,21 @@ func (s *Supervisor) idleDeadline() (time.Time, bool) {
 func (s *Supervisor) onTimer() {
 	s.mu.Lock()
 	now := s.clock.Now()
-	s.timerAt = time.Time{}
-	if !s.headerCheckAt.IsZero() && !now.Before(s.headerCheckAt) {
-		s.headerCheckAt = time.Time{}
+	s.timerAt = 0
+	if s.headerCheckAt != 0 && !now.Before(s.created.Add(s.headerCheckAt)) {
+		s.headerCheckAt = 0
 	}
-	act := s.seq.Tick(now)
-	if s.deferred && !now.Before(s.deferUntil) {
+	var act drain.Action
+	if s.dr != nil {
+		act = s.dr.seq.Tick(now)
+	}
+	if s.dr != nil && s.dr.deferred && !now.Before(s.dr.deferUntil) {
 		act |= s.startDeferred(now)
 	}
 	if d, ok := s.idleDeadline(); ok && !now.Before(d) {
 		act |= s.startDrain(now, idle.ReasonIdle, 0)
 	}
-	if !s.ageAt.IsZero() && !now.Before(s.ageAt) && s.seq.Phase() == drain.Active {
+	if !s.ageAt.IsZero() && !now.Before(s.ageAt) && s.phase() == drain.Active {
 		act |= s.startDrain(now, idle.ReasonMaxAge, s.cfg.Policy.MaxConnectionAgeGrace)
 	}
 	if d, ok := s.headerDeadline(); ok && !now.Before(d) {
@@ -573,18 +648,19 @@ func (s *Supervisor) onTimer() {
 func (s *Supervisor) connGone() {
 	s.mu.Lock()
 	now := s.clock.Now()
-	s.seq.Handle(drain.ConnGone, now)
+	dr := s.drainState()
+	dr.seq.Handle(drain.ConnGone, now)
 	s.closed = true
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	if s.reason == "" && !s.serverPingAt.IsZero() && now.Sub(s.serverPingAt) >= s.cfg.Policy.KeepaliveTimeoutOrDefault() {
+	if dr.reason == "" && !s.serverPingAt.IsZero() && now.Sub(s.serverPingAt) >= s.cfg.Policy.KeepaliveTimeoutOrDefault() {
 		// The HTTP/2 server closes a connection whose keepalive PING went
 		// unanswered for its PingTimeout.
-		s.reason = idle.ReasonKeepaliveTimeout
+		dr.reason = idle.ReasonKeepaliveTimeout
 	}
-	if s.reason == "" {
-		s.reason = idle.ReasonClosed
+	if dr.reason == "" {
+		dr.reason = idle.ReasonClosed
 	}
 	r := s.buildReport(now)
 	s.report = &r
@@ -593,5 +669,10 @@ func (s *Supervisor) connGone() {
 	if s.metrics != nil {
 		s.metrics.ConnClosed(&r)
 	}
-	close(s.done)
+	s.mu.Lock()
+	s.finished = true
+	if s.done != nil {
+		close(s.done)
+	}
+	s.mu.Unlock()
 }

@@ -75,6 +75,12 @@ type Server struct {
 	log  *zap.Logger
 	lops []lifecycle.Option
 
+	// The HTTP/2 settings of every connection's handle, read from hs at the
+	// first connection and shared (read-only) by all the handles.
+	h2once     sync.Once
+	h2conf     *http.HTTP2Config
+	advertised uint32
+
 	notReady atomic.Bool // a shutdown began: the readiness handler answers 503
 
 	mu        sync.Mutex
@@ -262,20 +268,8 @@ func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.C
 		},
 	}
 	copyVersionSettings(t, hs)
-	// The server enforces one stream more than clients are told: its count
-	// lags the wire by the one frame it may be writing off its serve loop,
-	// and a client that opens a stream the instant it reads another's
-	// END_STREAM would otherwise be refused (seed 001, golang/go#42777).
-	advertised := uint32(defaultMaxStreams)
-	var h2conf http.HTTP2Config
-	if hs.HTTP2 != nil {
-		h2conf = *hs.HTTP2
-		if hs.HTTP2.MaxConcurrentStreams > 0 {
-			advertised = uint32(hs.HTTP2.MaxConcurrentStreams)
-		}
-	}
-	h2conf.MaxConcurrentStreams = int(advertised) + 1
-	t.HTTP2 = &h2conf
+	s.h2once.Do(func() { s.h2conf, s.advertised = handleHTTP2(hs) })
+	t.HTTP2 = s.h2conf
 	// MaxStreamDuration is the server's own per-stream write deadline,
 	// which resets the stream and cancels its handler's context.
 	t.WriteTimeout = earliestLimit(hs.WriteTimeout, s.cfg.Policy.MaxStreamDuration)
@@ -293,7 +287,26 @@ func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.C
 	// owns idleness.
 	h2.IdleTimeout = 0
 	trimHandle(t)
-	return t, h2, advertised, nil
+	return t, h2, s.advertised, nil
+}
+
+// handleHTTP2 returns the HTTP/2 settings of the handles of hs's
+// connections, and the stream limit to advertise. The server enforces one
+// stream more than clients are told: its count lags the wire by the one
+// frame it may be writing off its serve loop, and a client that opens a
+// stream the instant it reads another's END_STREAM would otherwise be
+// refused (seed 001, golang/go#42777).
+func handleHTTP2(hs *http.Server) (*http.HTTP2Config, uint32) {
+	advertised := uint32(defaultMaxStreams)
+	var conf http.HTTP2Config
+	if hs.HTTP2 != nil {
+		conf = *hs.HTTP2
+		if hs.HTTP2.MaxConcurrentStreams > 0 {
+			advertised = uint32(hs.HTTP2.MaxConcurrentStreams)
+		}
+	}
+	conf.MaxConcurrentStreams = int(advertised) + 1
+	return &conf, advertised
 }
 
 // earliestLimit is the shorter of two optional durations (zero: none).
