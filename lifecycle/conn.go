@@ -195,6 +195,9 @@ func (c *Conn) inFrame(f *frame.Frame) drain.Action {
 			return c.s.clientSpoke()
 		}
 	case frame.TypeGoAway:
+		if f.StreamID != 0 || f.Length < 8 {
+			return 0 // a connection error the server will answer (RFC 9113 §6.8)
+		}
 		return c.s.peerGoAway()
 	}
 	return 0
