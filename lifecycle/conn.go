@@ -114,7 +114,7 @@ func (c *Conn) observe(p []byte, n int, err error) (int, error) {
 	if n > 0 && !c.in.Lost() {
 		var act drain.Action
 		for off := 0; off < n; {
-			withhold := c.s.cfg.AdvertiseMaxStreams > 0 && c.in.AtFrameStart() && n-off >= frame.HeaderLen &&
+			withhold := c.s.advertise > 0 && c.in.AtFrameStart() && n-off >= frame.HeaderLen &&
 				c.checkStreamLimit(frame.ParseHeader(p[off:]))
 			k, done := c.in.Next(p[off:n])
 			if withhold { // after the tracker has read the header as sent
@@ -259,7 +259,7 @@ func (c *Conn) observeOut(p []byte) ([]byte, drain.Action) {
 			}
 		}
 		start := -1
-		if !c.sawSettings && c.s.cfg.AdvertiseMaxStreams > 0 && c.out.Boundary() {
+		if !c.sawSettings && c.s.advertise > 0 && c.out.Boundary() {
 			start = off // the server's first SETTINGS may begin here
 		}
 		k, done := c.out.Next(p[off:])
@@ -311,7 +311,7 @@ func (c *Conn) advertise(p []byte, copied bool, start, end int) []byte {
 	}
 	for i := start + frame.HeaderLen; i+6 <= end; i += 6 {
 		if binary.BigEndian.Uint16(p[i:]) == settingMaxConcurrentStreams {
-			binary.BigEndian.PutUint32(p[i+2:], c.s.cfg.AdvertiseMaxStreams)
+			binary.BigEndian.PutUint32(p[i+2:], c.s.advertise)
 		}
 	}
 	return p

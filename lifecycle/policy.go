@@ -16,7 +16,7 @@ import (
 // so that the timer checks an active connection once per HeaderTimeout,
 // without any work per request.) Call with mu held.
 func (s *Supervisor) headerDeadline() (time.Time, bool) {
-	t := s.cfg.Policy.HeaderTimeout
+	t := s.set.Policy.HeaderTimeout
 	if t <= 0 || s.closed || s.phase() >= drain.Closing {
 		return time.Time{}, false
 	}
@@ -102,7 +102,7 @@ func (s *Supervisor) serverPingAcked(data [8]byte) drain.Action {
 }
 
 func (s *Supervisor) logFields() []zap.Field {
-	return []zap.Field{zap.Uint64("conn", s.cfg.ID), zap.String("remote", s.remote())}
+	return []zap.Field{zap.Uint64("conn", s.id), zap.String("remote", s.remote())}
 }
 
 func zapStream(id uint32) zap.Field { return zap.Uint32("stream", id) }

@@ -36,7 +36,7 @@ func (c *Conn) checkStreamLimit(h frame.Header) bool {
 	switch {
 	case h.Type == frame.TypeHeaders && h.StreamID%2 == 1 && h.StreamID > c.inMax:
 		c.refusing, c.refuseEnd = 0, false
-		if c.s.streams.client.Load() < int32(c.s.cfg.AdvertiseMaxStreams) {
+		if c.s.streams.client.Load() < int32(c.s.advertise) {
 			return false
 		}
 		c.refusing = h.StreamID

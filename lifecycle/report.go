@@ -51,7 +51,7 @@ func (s *Supervisor) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Snapshot{
-		ID:            s.cfg.ID,
+		ID:            s.id,
 		Remote:        s.remote(),
 		State:         s.phase().String(),
 		Reason:        s.why(),
@@ -116,7 +116,7 @@ func (s *Supervisor) buildReport(now time.Time) Report {
 		tl, pingLate, graceExpired = s.dr.seq.Timeline(), s.dr.seq.PingTimedOut(), s.dr.seq.GraceExpired()
 	}
 	return Report{
-		ID:               s.cfg.ID,
+		ID:               s.id,
 		Remote:           s.remote(),
 		Reason:           s.why(),
 		Drained:          !tl.Start.IsZero() && !s.aborted,
@@ -194,7 +194,7 @@ func span(a, b time.Time) time.Duration {
 }
 
 // ID returns the connection's id.
-func (s *Supervisor) ID() uint64 { return s.cfg.ID }
+func (s *Supervisor) ID() uint64 { return s.id }
 
 // why is the reason the connection is ending; empty while it is not. Call
 // with mu held.

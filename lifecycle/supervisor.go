@@ -66,13 +66,16 @@ func (c Config) Validate() error {
 // under it, and actions that may block run outside it.
 type Supervisor struct {
 	// Set by New, then read-only.
-	conn    Conn
-	cfg     Config
-	log     *zap.Logger
-	metrics Metrics
-	clock   clock.Clock
-	created time.Time
-	ageAt   time.Time // MaxConnectionAge, with jitter; zero if none
+	conn      Conn
+	set       *settings // shared with the server's other connections
+	goAway    func()    // Config.GoAway
+	id        uint64    // Config.ID
+	advertise uint32    // Config.AdvertiseMaxStreams
+	log       *zap.Logger
+	metrics   Metrics
+	clock     clock.Clock
+	created   time.Time
+	ageAt     time.Time // MaxConnectionAge, with jitter; zero if none
 
 	mu           sync.Mutex
 	dr           *drainState    // nil until the connection starts ending (or measures a round trip)
@@ -117,7 +120,10 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	}
 	o := buildOptions(opts)
 	s := &Supervisor{
-		cfg:        cfg,
+		set:        intern(settings{cfg.Policy, cfg.Drain}),
+		goAway:     cfg.GoAway,
+		id:         cfg.ID,
+		advertise:  cfg.AdvertiseMaxStreams,
 		log:        o.log,
 		metrics:    o.metrics,
 		clock:      o.clock,
@@ -156,6 +162,39 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	return s, nil
 }
 
+// settings are the parts of Config that the connections of a server share.
+type settings struct {
+	Policy idle.Policy
+	Drain  drain.Config
+}
+
+// interned holds one copy of each settings value seen, so that 10,000
+// connections of a server point to one (bench/memory). It keeps at most
+// maxInterned values, for the life of the process; past that, a
+// supervisor gets a copy of its own.
+var interned struct {
+	sync.Mutex
+	m map[settings]*settings
+}
+
+const maxInterned = 32
+
+func intern(v settings) *settings {
+	interned.Lock()
+	defer interned.Unlock()
+	if p, ok := interned.m[v]; ok {
+		return p
+	}
+	p := &v
+	if len(interned.m) < maxInterned {
+		if interned.m == nil {
+			interned.m = make(map[settings]*settings)
+		}
+		interned.m[v] = p
+	}
+	return p
+}
+
 // drainState is what a connection needs once it starts ending: the drain
 // sequence and our PINGs' bookkeeping (also fed by the server's keepalive
 // PINGs). Allocated then, it costs nothing to the many connections that
@@ -178,7 +217,7 @@ type drainState struct {
 func (s *Supervisor) drainState() *drainState {
 	if s.dr == nil {
 		s.dr = &drainState{}
-		s.dr.seq.Timing = s.cfg.Drain.Timing(nil)
+		s.dr.seq.Timing = s.set.Drain.Timing(nil)
 		if s.busy {
 			s.dr.seq.Handle(drain.StreamsOpen, time.Time{}) // a level: no actions, no time
 		}
@@ -247,7 +286,7 @@ func (s *Supervisor) ConnState(st http.ConnState) {
 		}
 		s.serverIdle = true
 		var now time.Time
-		if s.cfg.Policy.IdleTimeout > 0 {
+		if s.set.Policy.IdleTimeout > 0 {
 			now = s.clock.Now() // the only clock read per request, with an idle timeout
 			s.idleSince = now
 		}
@@ -283,10 +322,10 @@ func (s *Supervisor) Close() error {
 // first: its client is about to send it. Call with mu held.
 func (s *Supervisor) startDrain(now time.Time, reason string, grace time.Duration) drain.Action {
 	if grace <= 0 {
-		grace = s.cfg.Drain.GraceOrDefault()
+		grace = s.set.Drain.GraceOrDefault()
 	}
 	if s.phase() == drain.Active && s.opened == 0 {
-		if until := s.created.Add(s.cfg.Drain.FirstStreamWaitOrDefault()); now.Before(until) {
+		if until := s.created.Add(s.set.Drain.FirstStreamWaitOrDefault()); now.Before(until) {
 			dr := s.drainState()
 			if d := now.Add(grace); !dr.deferred || d.Before(dr.deferGrace) {
 				dr.deferGrace = d
@@ -301,7 +340,7 @@ func (s *Supervisor) startDrain(now time.Time, reason string, grace time.Duratio
 	d := s.drainState()
 	if d.seq.Phase() == drain.Active {
 		d.reason = reason
-		d.seq.Timing = s.cfg.Drain.Timing(d.pings.Timeout)
+		d.seq.Timing = s.set.Drain.Timing(d.pings.Timeout)
 	}
 	act := d.seq.Start(now, grace)
 	if act&drain.InjectNotice != 0 {
@@ -350,7 +389,7 @@ func (s *Supervisor) run(act drain.Action) {
 	}
 	if act&drain.FinalGoAway != 0 {
 		s.debug("http2 drain: final GOAWAY requested", zap.String("reason", reason))
-		s.cfg.GoAway()
+		s.goAway()
 	}
 	if act&drain.HalfClose != 0 {
 		s.debug("http2 connection: FIN after the last GOAWAY", zap.String("reason", reason))
@@ -380,7 +419,7 @@ func (s *Supervisor) streamOpened(id uint32) drain.Action {
 	act := s.updateBusy(time.Time{})
 	draining := s.dr != nil && s.dr.seq.Draining()
 	deferred := s.dr != nil && s.dr.deferred
-	if !deferred && !draining && s.cfg.Policy.MaxStreamsPerConnection == 0 {
+	if !deferred && !draining && s.set.Policy.MaxStreamsPerConnection == 0 {
 		return act // the common case reads no clock
 	}
 	now := s.clock.Now()
@@ -391,7 +430,7 @@ func (s *Supervisor) streamOpened(id uint32) drain.Action {
 		act |= s.dr.seq.Handle(drain.StreamOpened, now)
 		s.rearm(now)
 	}
-	if max := s.cfg.Policy.MaxStreamsPerConnection; max > 0 && s.opened == uint64(max) && s.phase() == drain.Active {
+	if max := s.set.Policy.MaxStreamsPerConnection; max > 0 && s.opened == uint64(max) && s.phase() == drain.Active {
 		act |= s.startDrain(now, idle.ReasonMaxStreams, 0)
 	}
 	return act
@@ -473,7 +512,7 @@ func (s *Supervisor) serverGoAway(last uint32, code frame.ErrCode) drain.Action 
 	if code != frame.ErrCodeNo {
 		ev, reason = drain.ServerError, idle.ReasonError
 		s.log.Warn("http2 server sent GOAWAY with an error",
-			zap.Uint64("conn", s.cfg.ID), zap.String("remote", s.remote()),
+			zap.Uint64("conn", s.id), zap.String("remote", s.remote()),
 			zap.Uint32("last_stream_id", last), zap.Uint32("code", uint32(code)))
 	}
 	dr := s.drainState()
@@ -494,7 +533,7 @@ func (s *Supervisor) peerGoAway() drain.Action {
 	d := s.drainState()
 	if d.seq.Phase() == drain.Active {
 		d.reason = idle.ReasonPeer
-		d.seq.Timing = s.cfg.Drain.Timing(d.pings.Timeout)
+		d.seq.Timing = s.set.Drain.Timing(d.pings.Timeout)
 	}
 	act := d.seq.Handle(drain.PeerGoAway, now)
 	s.rearm(now)
@@ -568,7 +607,7 @@ func (s *Supervisor) rearm(now time.Time) {
 			if now.IsZero() {
 				now = s.clock.Now()
 			}
-			s.headerCheckAt = now.Add(s.cfg.Policy.HeaderTimeout).Sub(s.created)
+			s.headerCheckAt = now.Add(s.set.Policy.HeaderTimeout).Sub(s.created)
 		}
 		if check := s.created.Add(s.headerCheckAt); at.IsZero() || check.Before(at) {
 			at = check
@@ -594,7 +633,7 @@ func (s *Supervisor) rearm(now time.Time) {
 // be slow to send its preface after the TLS handshake; draining it then
 // makes it abandon the request it opened the connection for.)
 func (s *Supervisor) clientSpoke() drain.Action {
-	if s.cfg.Policy.IdleTimeout <= 0 {
+	if s.set.Policy.IdleTimeout <= 0 {
 		return 0
 	}
 	s.mu.Lock()
@@ -609,7 +648,7 @@ func (s *Supervisor) clientSpoke() drain.Action {
 // idleDeadline returns when the idle timeout drains the connection, if it
 // can: not before the client has spoken. Call with mu held.
 func (s *Supervisor) idleDeadline() (time.Time, bool) {
-	t := s.cfg.Policy.IdleTimeout
+	t := s.set.Policy.IdleTimeout
 	if t <= 0 || s.busy || s.phase() != drain.Active || !s.conn.settingsSeen.Load() {
 		return time.Time{}, false
 	}
@@ -634,7 +673,7 @@ func (s *Supervisor) onTimer() {
 		act |= s.startDrain(now, idle.ReasonIdle, 0)
 	}
 	if !s.ageAt.IsZero() && !now.Before(s.ageAt) && s.phase() == drain.Active {
-		act |= s.startDrain(now, idle.ReasonMaxAge, s.cfg.Policy.MaxConnectionAgeGrace)
+		act |= s.startDrain(now, idle.ReasonMaxAge, s.set.Policy.MaxConnectionAgeGrace)
 	}
 	if d, ok := s.headerDeadline(); ok && !now.Before(d) {
 		act |= s.headerTimedOut(now)
@@ -654,7 +693,7 @@ func (s *Supervisor) connGone() {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	if dr.reason == "" && !s.serverPingAt.IsZero() && now.Sub(s.serverPingAt) >= s.cfg.Policy.KeepaliveTimeoutOrDefault() {
+	if dr.reason == "" && !s.serverPingAt.IsZero() && now.Sub(s.serverPingAt) >= s.set.Policy.KeepaliveTimeoutOrDefault() {
 		// The HTTP/2 server closes a connection whose keepalive PING went
 		// unanswered for its PingTimeout.
 		dr.reason = idle.ReasonKeepaliveTimeout

@@ -1,0 +1,40 @@
+package lifecycle
+
+import (
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/h2lifecycle/h2lifecycle/drain"
+	"github.com/h2lifecycle/h2lifecycle/idle"
+)
+
+// TestSupervisorSize keeps the supervisor in the 640-byte size class: with
+// the per-connection handle it is most of what h2lifecycle adds to an idle
+// connection, and the budget is 2 KiB (BENCHMARKS.md, Memory).
+func TestSupervisorSize(t *testing.T) {
+	if n := unsafe.Sizeof(Supervisor{}); n > 640 {
+		t.Errorf("Supervisor is %d bytes, over the 640-byte size class", n)
+	}
+}
+
+// TestIntern: equal settings share one copy, different ones do not, and
+// past maxInterned values a supervisor gets a copy of its own.
+func TestIntern(t *testing.T) {
+	interned.Lock()
+	interned.m = nil // other tests' supervisors may have filled it
+	interned.Unlock()
+	a := intern(settings{Policy: idle.Policy{IdleTimeout: time.Minute}})
+	b := intern(settings{Policy: idle.Policy{IdleTimeout: time.Minute}})
+	c := intern(settings{Drain: drain.Config{Grace: time.Minute}})
+	if a != b || a == c || a.Policy.IdleTimeout != time.Minute || c.Drain.Grace != time.Minute {
+		t.Fatalf("intern: %p %p %p", a, b, c)
+	}
+	for i := range maxInterned + 1 { // fills the table
+		intern(settings{Policy: idle.Policy{MaxStreamsPerConnection: 1000 + i}})
+	}
+	over := settings{Policy: idle.Policy{MaxStreamsPerConnection: 999}}
+	if p, q := intern(over), intern(over); p == q || *p != over {
+		t.Errorf("past the limit: %p %p, want two copies of the value", p, q)
+	}
+}
