@@ -364,7 +364,7 @@ func slowloris(t *testing.T, stock, tlsOn bool) (times struct{ silent, preface t
 	}}
 	url := map[bool]string{false: "http://x/", true: "https://x/"}[tlsOn]
 	for _, at := range []time.Duration{0, time.Second, 5 * time.Second, 11 * time.Second} {
-		time.Sleep(start.Add(at).Sub(time.Now()))
+		time.Sleep(start.Add(at).Sub(time.Now())) // fake time: slowloris runs in a bubble
 		resp, err := (&http.Client{Transport: tr}).Get(url)
 		if err != nil {
 			t.Fatalf("request at %v: %v", at, err)

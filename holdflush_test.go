@@ -28,9 +28,9 @@ func TestHoldHeaderFlush(t *testing.T) {
 		case "/stream":
 			w.Write([]byte("data"))
 			http.NewResponseController(w).Flush()
-			time.Sleep(time.Second)
+			time.Sleep(time.Second) // fake time: served only in the bubbles below
 		case "/sse":
-			time.Sleep(time.Second)
+			time.Sleep(time.Second) // fake time, as above
 			w.Write([]byte("event"))
 		}
 	})

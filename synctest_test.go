@@ -243,7 +243,7 @@ func TestFreshConnectionDrain(t *testing.T) {
 			c.Handshake()
 			drained := make(chan error, 1)
 			go func() { drained <- b.srv.Drain(context.Background()) }()
-			time.Sleep(10 * time.Millisecond) // the client's request is on its way
+			time.Sleep(10 * time.Millisecond) // the request comes 10 ms (fake) into the drain, within FirstStreamWait
 			synctest.Wait()
 			c.WriteHeaders(1, true)
 			var goAways []uint32
@@ -314,7 +314,7 @@ func TestStragglerAfterAckIsServed(t *testing.T) {
 				f, _ := c.ReadFrame()
 				p := f.(*http2.PingFrame)
 				c.WritePingAck(p.Data)
-				time.Sleep(5 * time.Millisecond) // the request goroutine waits for the client's write lock
+				time.Sleep(5 * time.Millisecond) // the straggler comes 5 ms (fake) after the ACK: within the default Settle, past 1 ns
 				synctest.Wait()
 				c.WriteHeaders(3, true)
 				var finals []uint32

@@ -271,7 +271,7 @@ func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 		t.Fatal(err)
 	}
 	p.sup, p.tap = sup, sup.Conn()
-	time.Sleep(time.Millisecond) // past FirstStreamWait: drains start at once
+	time.Sleep(time.Millisecond) // fake time (the program runs in a bubble): past FirstStreamWait, drains start at once
 
 	for steps := 0; p.more() && steps < 4096 && len(p.server) < maxProgramBytes; steps++ {
 		p.step(p.next() % numOps)
@@ -337,7 +337,7 @@ func (p *fuzzProgram) step(op byte) {
 	case op == opSleep:
 		d := [...]time.Duration{0, time.Microsecond, time.Millisecond, 50 * time.Millisecond,
 			499 * time.Millisecond, time.Second, 6 * time.Second, 31 * time.Second}
-		time.Sleep(d[p.next()%8])
+		time.Sleep(d[p.next()%8]) // fake time: the program's clock step
 	case op == opServerClose:
 		p.write(len(p.server))
 		p.tap.Close()
