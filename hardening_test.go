@@ -401,15 +401,25 @@ type bubbleSubject struct {
 // stock HTTP/2 server or wrapped by h2lifecycle, h2c or TLS.
 func startBubbleSubject(t *testing.T, stock, tlsOn bool, hs *http.Server) *bubbleSubject {
 	t.Helper()
+	return startBubbleSubjectOn(t, stock, tlsOn, hs, nil)
+}
+
+// startBubbleSubjectOn is startBubbleSubject with the in-memory listener
+// passed through wrap, if not nil, before the server accepts from it.
+func startBubbleSubjectOn(t *testing.T, stock, tlsOn bool, hs *http.Server, wrap func(net.Listener) net.Listener) *bubbleSubject {
+	t.Helper()
 	b := &bubbleSubject{t: t, ln: h2test.NewListener(), hs: hs, tls: tlsOn, served: make(chan error, 1)}
 	var l net.Listener = b.ln
+	if wrap != nil {
+		l = wrap(l)
+	}
 	var p http.Protocols
 	p.SetHTTP1(true)
 	hs.ErrorLog = quietLog
 	if tlsOn {
 		p.SetHTTP2(true)
 		hs.TLSConfig = h2test.ServerTLSConfig()
-		l = tls.NewListener(b.ln, hs.TLSConfig)
+		l = tls.NewListener(l, hs.TLSConfig)
 	} else {
 		p.SetUnencryptedHTTP2(true)
 	}

@@ -1,7 +1,6 @@
 package h2lifecycle_test
 
 import (
-	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/h2lifecycle/h2lifecycle/internal/frame"
 	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
-	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
 // TestStreamLimitRace (seed 001) makes the MAX_CONCURRENT_STREAMS race
@@ -35,10 +33,9 @@ func TestStreamLimitRace(t *testing.T) {
 				body := make([]byte, 4096)
 				hold, proceed := make(chan struct{}), make(chan struct{})
 				release := sync.OnceFunc(func() { close(hold) })
-				ln := &holdListener{Listener: h2test.NewListener(), stream: 1, hold: hold}
+				ln := &holdListener{stream: 1, hold: hold}
 				hs := &http.Server{
-					HTTP2:    &http.HTTP2Config{MaxConcurrentStreams: 1},
-					ErrorLog: quietLog,
+					HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1},
 					Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 						if r.URL.Path == "/wait" {
 							w.WriteHeader(http.StatusOK)
@@ -55,39 +52,12 @@ func TestStreamLimitRace(t *testing.T) {
 						w.Write(body)
 					}),
 				}
-				var p http.Protocols
-				p.SetUnencryptedHTTP2(true)
-				hs.Protocols = &p
-				var srv *server.Server
-				if stock {
-					if err := http2.ConfigureServer(hs, &http2.Server{}); err != nil {
-						t.Fatal(err)
-					}
-				} else {
-					var err error
-					if srv, err = server.Wrap(hs, server.Config{}); err != nil {
-						t.Fatal(err)
-					}
-				}
-				served := make(chan error, 1)
-				go func() { served <- hs.Serve(ln) }()
-				t.Cleanup(func() {
-					release()
-					if srv != nil {
-						srv.Close()
-					} else {
-						hs.Close()
-					}
-					if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-						t.Errorf("Serve: %v", err)
-					}
-					synctest.Wait()
+				b := startBubbleSubjectOn(t, stock, false, hs, func(l net.Listener) net.Listener {
+					ln.Listener = l
+					return ln
 				})
-
-				nc, err := ln.Listener.(*h2test.Listener).Dial()
-				if err != nil {
-					t.Fatal(err)
-				}
+				t.Cleanup(func() { release(); b.stop() })
+				nc := b.dialH2()
 				c := h2test.NewClient(t, nc)
 				c.Handshake()
 				if v := c.ServerSettings[http2.SettingMaxConcurrentStreams]; v != 1 {
@@ -106,7 +76,7 @@ func TestStreamLimitRace(t *testing.T) {
 				}
 				release()
 				refused := false
-				_, err = c.ReadUntil(func(f http2.Frame) bool {
+				_, err := c.ReadUntil(func(f http2.Frame) bool {
 					switch f := f.(type) {
 					case *http2.RSTStreamFrame:
 						if f.StreamID == 3 {
