@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,9 @@ ping_max_strikes: 3
 func TestEveryFieldIsLoadable(t *testing.T) {
 	if n := len(full.fields()); n != 12 {
 		t.Fatalf("Policy has %d settings; update the tests' full policy", n)
+	}
+	if n := reflect.TypeFor[Policy]().NumField(); n != numFields {
+		t.Fatalf("Policy has %d fields, numFields says %d: a field the switch in fields.go does not name is neither loaded nor validated", n, numFields)
 	}
 	var j, y, e Policy
 	if err := j.ParseJSON([]byte(fullJSON)); err != nil {

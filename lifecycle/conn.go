@@ -115,7 +115,7 @@ func (c *Conn) observe(p []byte, n int, err error) (int, error) {
 		var act drain.Action
 		for off := 0; off < n; {
 			withhold := c.s.advertise > 0 && c.in.AtFrameStart() && n-off >= frame.HeaderLen &&
-				c.checkStreamLimit(frame.ParseHeader(p[off:]))
+				carriesHeaderBlock(p[off+3]) && c.checkStreamLimit(frame.ParseHeader(p[off:]))
 			k, done := c.in.Next(p[off:n])
 			if withhold { // after the tracker has read the header as sent
 				p[off+4] &^= byte(frame.FlagEndHeaders)
@@ -250,7 +250,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 //go:noinline
 func (c *Conn) observeOut(p []byte) ([]byte, drain.Action) {
 	var act drain.Action
-	copied := false // p is our copy: io.Writer may not change the caller's
+	copied := false // p is our copy (own)
 	c.outNotice = nil
 	for off := 0; off < len(p); {
 		if c.outNotice == nil && c.notice.Load() != nil && c.canInject() {
@@ -266,11 +266,17 @@ func (c *Conn) observeOut(p []byte) ([]byte, drain.Action) {
 		off += k
 		if done {
 			f := c.out.Last()
-			if start >= 0 && !c.sawSettings && f.Type == frame.TypeSettings {
-				p, copied = c.advertise(p, copied, start, off), true
+			if start >= 0 && f.Type == frame.TypeSettings {
+				p, copied = own(p, copied)
+				c.advertise(p[start:off])
 			}
-			if f.Type == frame.TypeRSTStream && c.s.cancelDeadlines && c.isDeadlineReset(p, off, f) {
-				p, copied = c.withCode(p, copied, off, frame.ErrCodeCancel), true
+			// The server's reset of a stream past its write deadline says
+			// CANCEL (deadlines.go); one whose code was in an earlier write
+			// keeps it.
+			if f.Type == frame.TypeRSTStream && c.s.cancelDeadlines && f.Length == 4 && off >= 4 &&
+				f.ErrCode() == frame.ErrCodeInternal && c.s.deadlineReset(f.StreamID) {
+				p, copied = own(p, copied)
+				binary.BigEndian.PutUint32(p[off-4:], uint32(frame.ErrCodeCancel))
 			}
 			act |= c.outFrame(f)
 		}
@@ -278,43 +284,29 @@ func (c *Conn) observeOut(p []byte) ([]byte, drain.Action) {
 	return p, act
 }
 
-// isDeadlineReset reports whether the RST_STREAM frame f, ending at p[off],
-// is the server's reset of a stream past its write deadline (deadlines.go).
-// A frame whose code was in an earlier write keeps it.
-func (c *Conn) isDeadlineReset(p []byte, off int, f *frame.Frame) bool {
-	return f.Length == 4 && off >= 4 &&
-		frame.ErrCode(binary.BigEndian.Uint32(p[off-4:])) == frame.ErrCodeInternal &&
-		c.s.deadlineReset(f.StreamID)
+// own returns p, copied first unless it is our copy already: io.Writer may
+// not change the caller's bytes.
+func own(p []byte, copied bool) ([]byte, bool) {
+	if copied {
+		return p, true
+	}
+	return bytes.Clone(p), true
 }
 
-// withCode returns p with the error code of the RST_STREAM frame ending at
-// p[off] set to code, in a copy unless p is one already.
-func (c *Conn) withCode(p []byte, copied bool, off int, code frame.ErrCode) []byte {
-	if !copied {
-		p = bytes.Clone(p)
-	}
-	binary.BigEndian.PutUint32(p[off-4:], uint32(code))
-	return p
-}
-
-// advertise returns p with the SETTINGS frame at p[start:end] advertising
-// Config.AdvertiseMaxStreams as SETTINGS_MAX_CONCURRENT_STREAMS: the server
-// behind enforces one more, because its stream count lags the wire by the
-// one frame it may be writing off its serve loop, and a client that opens a
-// stream the instant it reads another's END_STREAM would otherwise be
-// refused (golang/go#42777). It changes a copy: io.Writer may not touch p.
-// A SETTINGS frame split across writes (x/net writes it first, whole) keeps
-// the server's value, one more than advertised; still a limit it enforces.
-func (c *Conn) advertise(p []byte, copied bool, start, end int) []byte {
-	if !copied {
-		p = bytes.Clone(p)
-	}
-	for i := start + frame.HeaderLen; i+6 <= end; i += 6 {
-		if binary.BigEndian.Uint16(p[i:]) == settingMaxConcurrentStreams {
-			binary.BigEndian.PutUint32(p[i+2:], c.s.advertise)
+// advertise makes the SETTINGS frame f advertise Config.AdvertiseMaxStreams
+// as SETTINGS_MAX_CONCURRENT_STREAMS: the server behind enforces one more,
+// because its stream count lags the wire by the one frame it may be
+// writing off its serve loop, and a client that opens a stream the instant
+// it reads another's END_STREAM would otherwise be refused
+// (golang/go#42777). A SETTINGS frame split across writes (x/net writes it
+// first, whole) keeps the server's value, one more than advertised; still a
+// limit it enforces.
+func (c *Conn) advertise(f []byte) {
+	for i := frame.HeaderLen; i+6 <= len(f); i += 6 {
+		if binary.BigEndian.Uint16(f[i:]) == settingMaxConcurrentStreams {
+			binary.BigEndian.PutUint32(f[i+2:], c.s.advertise)
 		}
 	}
-	return p
 }
 
 const settingMaxConcurrentStreams = 0x3 // RFC 9113 §6.5.2
@@ -347,7 +339,7 @@ func (c *Conn) writeWithNotice(p []byte) (int, error) {
 func (c *Conn) outFrame(f *frame.Frame) drain.Action {
 	switch f.Type {
 	case frame.TypeHeaders, frame.TypeData:
-		if c.s.enforcePings && !c.dataSent.Load() {
+		if c.s.enforcer != nil && !c.dataSent.Load() {
 			c.dataSent.Store(true)
 		}
 		if f.Flags.Has(frame.FlagEndStream) {

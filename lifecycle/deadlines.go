@@ -64,22 +64,17 @@ func (s *Supervisor) handlerPanicked(w http.ResponseWriter) {
 func (s *Supervisor) deadlineReset(id uint32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.keepResetCodes {
-		return false
-	}
-	if i := slices.Index(s.panicked, id); i >= 0 {
-		s.panicked = slices.Delete(s.panicked, i, i+1)
-		return false
-	}
-	return true
+	return !s.keepResetCodes && !s.forgetPanic(id)
 }
 
-// forgetPanic drops the mark of a stream that ended otherwise. Call with mu
-// held.
-func (s *Supervisor) forgetPanic(id uint32) {
-	if i := slices.Index(s.panicked, id); i >= 0 {
+// forgetPanic drops the mark of stream id, if it has one, and reports
+// whether it had. Call with mu held.
+func (s *Supervisor) forgetPanic(id uint32) bool {
+	i := slices.Index(s.panicked, id)
+	if i >= 0 {
 		s.panicked = slices.Delete(s.panicked, i, i+1)
 	}
+	return i >= 0
 }
 
 // streamIDOf returns the id of the stream that w, the HTTP/2 server's own

@@ -18,15 +18,16 @@ func TestSupervisorSize(t *testing.T) {
 	}
 }
 
-// TestIntern: equal settings share one copy, different ones do not, and
-// past maxInterned values a supervisor gets a copy of its own.
+// TestIntern: equal settings share one copy, different ones do not, past
+// maxInterned values a supervisor gets a copy of its own, and invalid ones
+// are refused every time, never interned.
 func TestIntern(t *testing.T) {
 	interned.Lock()
 	interned.m = nil // other tests' supervisors may have filled it
 	interned.Unlock()
-	a := intern(settings{Policy: idle.Policy{IdleTimeout: time.Minute}})
-	b := intern(settings{Policy: idle.Policy{IdleTimeout: time.Minute}})
-	c := intern(settings{Drain: drain.Config{Grace: time.Minute}})
+	a, _ := intern(settings{Policy: idle.Policy{IdleTimeout: time.Minute}})
+	b, _ := intern(settings{Policy: idle.Policy{IdleTimeout: time.Minute}})
+	c, _ := intern(settings{Drain: drain.Config{Grace: time.Minute}})
 	if a != b || a == c || a.Policy.IdleTimeout != time.Minute || c.Drain.Grace != time.Minute {
 		t.Fatalf("intern: %p %p %p", a, b, c)
 	}
@@ -34,7 +35,15 @@ func TestIntern(t *testing.T) {
 		intern(settings{Policy: idle.Policy{MaxStreamsPerConnection: 1000 + i}})
 	}
 	over := settings{Policy: idle.Policy{MaxStreamsPerConnection: 999}}
-	if p, q := intern(over), intern(over); p == q || *p != over {
+	p, _ := intern(over)
+	q, _ := intern(over)
+	if p == q || *p != over {
 		t.Errorf("past the limit: %p %p, want two copies of the value", p, q)
+	}
+	bad := settings{Policy: idle.Policy{MaxConnectionAgeGrace: -time.Second}}
+	for range 2 {
+		if p, err := intern(bad); p != nil || err == nil {
+			t.Errorf("invalid settings: %v, %v; want an error", p, err)
+		}
 	}
 }

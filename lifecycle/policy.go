@@ -49,7 +49,7 @@ func (s *Supervisor) headerTimedOut(now time.Time) drain.Action {
 
 // clientPing applies the ping policy to a PING from the peer.
 func (s *Supervisor) clientPing() drain.Action {
-	if !s.enforcePings {
+	if s.enforcer == nil {
 		return 0
 	}
 	s.mu.Lock()

@@ -28,6 +28,13 @@ import (
 // x/net reads frame headers whole, and when one arrives split the stream is
 // served, within the limit the server enforces.
 
+// carriesHeaderBlock reports whether a frame of type t (the fourth byte of its
+// header) can carry a header block: the only frames checkStreamLimit needs
+// to parse.
+func carriesHeaderBlock(t byte) bool {
+	return frame.Type(t) == frame.TypeHeaders || frame.Type(t) == frame.TypeContinuation
+}
+
 // checkStreamLimit looks at the header h of a frame about to be read: on a
 // new stream over the limit, or the end of that stream's header block, it
 // reports that END_HEADERS must be withheld (the frame header is whole in

@@ -196,9 +196,12 @@ func span(a, b time.Time) time.Duration {
 // ID returns the connection's id.
 func (s *Supervisor) ID() uint64 { return s.id }
 
-// why is the reason the connection is ending; empty while it is not. Call
-// with mu held.
+// why is the reason the connection is ending or ended; empty while it is
+// not. Call with mu held.
 func (s *Supervisor) why() string {
+	if s.report != nil {
+		return s.report.Reason // set once closed
+	}
 	if s.dr == nil {
 		return ""
 	}

@@ -54,10 +54,7 @@ func (c Config) Validate() error {
 	if c.GoAway == nil {
 		return ErrNoGoAway
 	}
-	if err := c.Policy.Validate(); err != nil {
-		return err
-	}
-	return c.Drain.Validate()
+	return settings{c.Policy, c.Drain}.validate()
 }
 
 // Supervisor owns the life of one HTTP/2 connection: it watches the frames
@@ -79,7 +76,7 @@ type Supervisor struct {
 
 	mu           sync.Mutex
 	dr           *drainState    // nil until the connection starts ending (or measures a round trip)
-	enforcer     *ping.Enforcer // nil without ping enforcement
+	enforcer     *ping.Enforcer // nil without ping enforcement; set by New
 	serverPing   [8]byte        // the HTTP/2 server's outstanding keepalive PING
 	serverPingAt time.Time      // zero if none is outstanding
 	streams      streamSet
@@ -97,9 +94,8 @@ type Supervisor struct {
 	done          chan struct{} // Done's, made on first use
 	report        *Report       // the final report, once closed (kept out of line: most of a connection's life has none)
 
-	// Set by New, then read-only.
+	// Set by New, then read-only (with the bools below, to pack them).
 	headerTimeout   bool // Policy.HeaderTimeout is set: the tap follows header blocks
-	enforcePings    bool // the ping policy is enforced: the tap notes data sent
 	cancelDeadlines bool // per-stream limits: deadline resets go out as CANCEL (deadlines.go)
 
 	// Under mu.
@@ -115,12 +111,16 @@ type Supervisor struct {
 // New supervises nc. Serve the connection returned by [Supervisor.Conn],
 // never nc itself.
 func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
-	if err := cfg.Validate(); err != nil {
+	if cfg.GoAway == nil {
+		return nil, ErrNoGoAway
+	}
+	set, err := intern(settings{cfg.Policy, cfg.Drain})
+	if err != nil {
 		return nil, err
 	}
 	o := buildOptions(opts)
 	s := &Supervisor{
-		set:        intern(settings{cfg.Policy, cfg.Drain}),
+		set:        set,
 		goAway:     cfg.GoAway,
 		id:         cfg.ID,
 		advertise:  cfg.AdvertiseMaxStreams,
@@ -144,7 +144,7 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	}
 	s.headerTimeout = cfg.Policy.HeaderTimeout > 0
 	if e := cfg.Policy.Enforcer(); e.Enabled() {
-		s.enforcer, s.enforcePings = &e, true
+		s.enforcer = &e
 	}
 	s.cancelDeadlines = cfg.Policy.MaxStreamDuration > 0 || cfg.Policy.StreamIdleTimeout > 0
 	if age := cfg.Policy.MaxConnectionAge; age > 0 {
@@ -168,6 +168,13 @@ type settings struct {
 	Drain  drain.Config
 }
 
+func (v settings) validate() error {
+	if err := v.Policy.Validate(); err != nil {
+		return err
+	}
+	return v.Drain.Validate()
+}
+
 // interned holds one copy of each settings value seen, so that 10,000
 // connections of a server point to one (bench/memory). It keeps at most
 // maxInterned values, for the life of the process; past that, a
@@ -179,20 +186,31 @@ var interned struct {
 
 const maxInterned = 32
 
-func intern(v settings) *settings {
+// intern returns the shared copy of v, validating v the first time it is
+// seen: a server's connections check their settings once.
+func intern(v settings) (*settings, error) {
+	interned.Lock()
+	p, ok := interned.m[v]
+	interned.Unlock()
+	if ok {
+		return p, nil
+	}
+	if err := v.validate(); err != nil {
+		return nil, err
+	}
+	p = &v
 	interned.Lock()
 	defer interned.Unlock()
-	if p, ok := interned.m[v]; ok {
-		return p
+	if q, ok := interned.m[v]; ok {
+		return q, nil // interned meanwhile
 	}
-	p := &v
 	if len(interned.m) < maxInterned {
 		if interned.m == nil {
 			interned.m = make(map[settings]*settings)
 		}
 		interned.m[v] = p
 	}
-	return p
+	return p, nil
 }
 
 // drainState is what a connection needs once it starts ending: the drain
@@ -229,6 +247,9 @@ func (s *Supervisor) drainState() *drainState {
 // Call with mu held.
 func (s *Supervisor) phase() drain.Phase {
 	if s.dr == nil {
+		if s.closed {
+			return drain.Closed
+		}
 		return drain.Active
 	}
 	return s.dr.seq.Phase()
@@ -444,7 +465,7 @@ func (s *Supervisor) streamEnded(id uint32, completed bool) drain.Action {
 	if !s.streams.remove(id) {
 		return 0
 	}
-	if s.panicked != nil {
+	if len(s.panicked) > 0 {
 		s.forgetPanic(id)
 	}
 	if completed {
@@ -687,21 +708,25 @@ func (s *Supervisor) onTimer() {
 func (s *Supervisor) connGone() {
 	s.mu.Lock()
 	now := s.clock.Now()
-	dr := s.drainState()
-	dr.seq.Handle(drain.ConnGone, now)
+	if s.dr != nil {
+		s.dr.seq.Handle(drain.ConnGone, now)
+	}
 	s.closed = true
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	if dr.reason == "" && !s.serverPingAt.IsZero() && now.Sub(s.serverPingAt) >= s.set.Policy.KeepaliveTimeoutOrDefault() {
+	r := s.buildReport(now)
+	if r.Reason == "" && !s.serverPingAt.IsZero() && now.Sub(s.serverPingAt) >= s.set.Policy.KeepaliveTimeoutOrDefault() {
 		// The HTTP/2 server closes a connection whose keepalive PING went
 		// unanswered for its PingTimeout.
-		dr.reason = idle.ReasonKeepaliveTimeout
+		r.Reason = idle.ReasonKeepaliveTimeout
 	}
-	if dr.reason == "" {
-		dr.reason = idle.ReasonClosed
+	if r.Reason == "" {
+		r.Reason = idle.ReasonClosed
 	}
-	r := s.buildReport(now)
+	if s.dr == nil {
+		r.Timeline.Closed = now // the sequence, had it existed, would say so
+	}
 	s.report = &r
 	s.mu.Unlock()
 	s.logReport(&r)
