@@ -52,3 +52,27 @@ func TestExtendStreamWithoutDeadlines(t *testing.T) {
 		t.Errorf("LiftStreamLimits on a recorder: %v", err)
 	}
 }
+
+// TestHoldHeaderFlushAllocs measures what HoldHeaderFlush costs a request
+// (README, BENCHMARKS.md): one allocation, the wrapper, when the handler
+// writes its body at once; a flush held before the body adds its timer.
+func TestHoldHeaderFlushAllocs(t *testing.T) {
+	body := []byte("ok")
+	for _, tc := range []struct {
+		name  string
+		flush bool
+		want  float64
+	}{{"body at once", false, 1}, {"flush held, then body", true, 3}} {
+		h := WrapStreams(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tc.flush {
+				w.(http.Flusher).Flush()
+			}
+			w.Write(body)
+		}), StreamOptions{HoldHeaderFlush: time.Minute})
+		w, r := httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil)
+		w.Body = nil // the recorder's own buffer is not the wrapper's cost
+		if got := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) }); got != tc.want {
+			t.Errorf("%s: %v allocations per request, want %v", tc.name, got, tc.want)
+		}
+	}
+}

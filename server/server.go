@@ -185,8 +185,9 @@ func (s *Server) logf(hs *http.Server, format string, args ...any) {
 // serve serves one HTTP/2 connection under supervision. net/http counts the
 // connection as active until serve returns, so http.Server.Shutdown waits
 // for it. Its frame stays on the connection's goroutine stack for the
-// connection's life: the setup is in supervise, which has returned by then
-// (a 632-byte frame, measured, that made idle connections' stacks grow).
+// connection's life, so the setup is in supervise, which has returned by
+// then. (This split did not fix the idle stack growth it was first made for;
+// that was Conn.Read's frame: BENCHMARKS.md, Memory.)
 func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) {
 	sup, h2, opts := s.supervise(hs, nc, h, sawPreface)
 	if sup == nil {
