@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"net"
 	"testing"
 	"time"
 	"unsafe"
@@ -45,5 +46,31 @@ func TestIntern(t *testing.T) {
 		if p, err := intern(bad); p != nil || err == nil {
 			t.Errorf("invalid settings: %v, %v; want an error", p, err)
 		}
+	}
+}
+
+// TestEventsAfterCloseWithoutDrain: a connection closed before any drain
+// has no drain state until something late arrives (the server's last
+// write, a Drain call); then it is a closed one, and nothing starts.
+func TestEventsAfterCloseWithoutDrain(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	s, err := New(a, Config{GoAway: func() { t.Error("a final GOAWAY requested after the close") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.run(s.streamOpened(1))
+	s.conn.Close()
+	if s.dr != nil {
+		t.Error("the close allocated the drain state")
+	}
+	s.run(s.streamEnded(1, true)) // the server's END_STREAM, written after the close
+	s.Drain("late", 0)
+	r := s.Report()
+	if r.Reason != idle.ReasonClosed || r.Drained || r.Timeline.Closed.IsZero() {
+		t.Errorf("report: reason %q, drained %v, closed at %v", r.Reason, r.Drained, r.Timeline.Closed)
+	}
+	if snap := s.Snapshot(); snap.State != "closed" || snap.Reason != idle.ReasonClosed {
+		t.Errorf("snapshot: state %q, reason %q", snap.State, snap.Reason)
 	}
 }

@@ -231,13 +231,17 @@ type drainState struct {
 }
 
 // drainState returns the connection's drain state, allocating it with the
-// default timing and the current busy level. Call with mu held.
+// default timing, the current busy level, and closed if the connection is.
+// Call with mu held.
 func (s *Supervisor) drainState() *drainState {
 	if s.dr == nil {
 		s.dr = &drainState{}
 		s.dr.seq.Timing = s.set.Drain.Timing(nil)
 		if s.busy {
 			s.dr.seq.Handle(drain.StreamsOpen, time.Time{}) // a level: no actions, no time
+		}
+		if s.closed { // late events after a close without a drain: nothing starts
+			s.dr.seq.Handle(drain.ConnGone, time.Time{})
 		}
 	}
 	return s.dr
@@ -576,7 +580,7 @@ func (s *Supervisor) updateBusy(now time.Time) drain.Action {
 	if busy {
 		ev = drain.StreamsOpen
 	}
-	if s.phase() == drain.Active {
+	if s.dr == nil || s.dr.seq.Phase() == drain.Active {
 		if s.dr != nil {
 			s.dr.seq.Handle(ev, now) // only a level to remember: no actions, no time
 		}
@@ -590,7 +594,7 @@ func (s *Supervisor) updateBusy(now time.Time) drain.Action {
 	if now.IsZero() {
 		now = s.clock.Now()
 	}
-	act := s.dr.seq.Handle(ev, now) // not Active: dr exists
+	act := s.dr.seq.Handle(ev, now)
 	if act != 0 {
 		s.rearm(now)
 	}
