@@ -735,12 +735,14 @@ func rapidReset(t *testing.T, c net.Conn, streams int) rapidResetResult {
 			t.Error("no answer to a PING within 20s")
 		}
 	}
-	// We are done: our FIN (close_notify first over TLS) ends it.
+	// We are done: our FIN (close_notify first over TLS) ends it. The
+	// reader still uses c: the TCP connection gets its own variable.
+	tcp := c
 	if tc, ok := c.(*tls.Conn); ok {
 		tc.CloseWrite()
-		c = tc.NetConn()
+		tcp = tc.NetConn()
 	}
-	c.(interface{ CloseWrite() error }).CloseWrite()
+	tcp.(interface{ CloseWrite() error }).CloseWrite()
 	<-readDone
 	c.Close()
 	return res
