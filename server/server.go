@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/net/http2"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/idle"
@@ -189,28 +188,29 @@ func (s *Server) logf(hs *http.Server, format string, args ...any) {
 // then. (This split did not fix the idle stack growth it was first made for;
 // that was Conn.Read's frame: BENCHMARKS.md, Memory.)
 func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) {
-	sup, h2, opts := s.supervise(hs, nc, h, sawPreface)
+	sup, cs := s.supervise(hs, nc, h, sawPreface)
 	if sup == nil {
 		return
 	}
 	defer s.untrack(sup)
-	h2.ServeConn(sup.Conn(), opts)
+	cs.serve(sup.Conn())
 	// The server closes the connection when it is done; make sure the
 	// supervisor's end runs even if it did not.
 	sup.Conn().Close()
 }
 
 // supervise puts nc under a tracked supervisor with its shutdown handle, and
-// returns what ServeConn needs; a nil Supervisor when nc was closed instead.
+// returns the HTTP/2 server that serves it; a nil Supervisor when nc was
+// closed instead.
 //
 //go:noinline
-func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, *http2.Server, *http2.ServeConnOpts) {
+func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, connServer) {
 	var sup *lifecycle.Supervisor
-	t, h2, advertised, err := s.newHandle(hs, &sup, nc)
+	t, cs, advertised, err := s.newHandle(hs, &sup, nc)
 	if err != nil {
 		s.logf(hs, "h2lifecycle: configuring the HTTP/2 server: %v", err)
 		nc.Close()
-		return nil, nil, nil
+		return nil, connServer{}
 	}
 
 	s.mu.Lock()
@@ -228,7 +228,7 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 	if err != nil { // Wrap validated the configuration
 		s.logf(hs, "h2lifecycle: %v", err)
 		nc.Close()
-		return nil, nil, nil
+		return nil, connServer{}
 	}
 	s.track(sup)
 
@@ -241,21 +241,17 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 		MaxDuration:     t.WriteTimeout,
 		HoldHeaderFlush: s.cfg.HoldHeaderFlush,
 	}))
-	return sup, h2, &http2.ServeConnOpts{
-		Context:          ctx,
-		Handler:          h,
-		BaseConfig:       baseConfig(t),
-		SawClientPreface: sawPreface,
-	}
+	cs.prepare(hs, t, nc, ctx, h, sawPreface)
+	return sup, cs
 }
 
 // newHandle builds the per-connection shutdown handle: a throwaway
 // http.Server that never serves, carrying the user's settings, with its own
-// http2.Server. Shutting it down makes exactly this connection send
-// GOAWAY(last processed stream) and refuse streams above it (DESIGN §3). Its
-// ConnState hook feeds *sup, set once the supervisor exists. It returns the
-// stream limit to advertise to the client.
-func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, *http2.Server, uint32, error) {
+// HTTP/2 server, which serves the connection. Shutting it down makes exactly
+// this connection send GOAWAY(last processed stream) and refuse streams
+// above it (DESIGN §3). Its ConnState hook feeds *sup, set once the
+// supervisor exists. It returns the stream limit to advertise to the client.
+func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, connServer, uint32, error) {
 	t := &http.Server{
 		ReadTimeout:    hs.ReadTimeout,
 		WriteTimeout:   hs.WriteTimeout,
@@ -274,21 +270,11 @@ func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.C
 	// MaxStreamDuration is the server's own per-stream write deadline,
 	// which resets the stream and cancels its handler's context.
 	t.WriteTimeout = earliestLimit(hs.WriteTimeout, s.cfg.Policy.MaxStreamDuration)
-	h2 := &http2.Server{}
-	if p := s.cfg.Policy; p.KeepaliveInterval > 0 {
-		// The server PINGs a silent connection and closes it when the ACK
-		// does not come; the supervisor watches and reports it.
-		h2.ReadIdleTimeout, h2.PingTimeout = p.KeepaliveInterval, p.KeepaliveTimeoutOrDefault()
+	cs, err := s.configureHandle(t)
+	if err != nil {
+		return nil, connServer{}, 0, err
 	}
-	if err := http2.ConfigureServer(t, h2); err != nil {
-		return nil, nil, 0, err
-	}
-	// ConfigureServer copied IdleTimeout (or ReadTimeout) into the HTTP/2
-	// server, whose idle close is the racy single GOAWAY. The supervisor
-	// owns idleness.
-	h2.IdleTimeout = 0
-	trimHandle(t)
-	return t, h2, s.advertised, nil
+	return t, cs, s.advertised, nil
 }
 
 // handleHTTP2 returns the HTTP/2 settings of the handles of hs's

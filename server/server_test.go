@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -166,7 +167,9 @@ func TestUserSettingsHonoured(t *testing.T) {
 	closed := make(chan struct{}, 1)
 	var logBuf bytes.Buffer
 	var logMu sync.Mutex
-	hs := &http.Server{
+	var hs *http.Server
+	hsOf := func(*http.Request) *http.Server { return hs }
+	hs = &http.Server{
 		Protocols: h2cProtocols(),
 		BaseContext: func(net.Listener) context.Context {
 			return context.WithValue(context.Background(), ctxKey("base"), "b")
@@ -186,6 +189,11 @@ func TestUserSettingsHonoured(t *testing.T) {
 		MaxHeaderBytes: 1 << 10,
 		ReadTimeout:    time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/server" {
+				srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+				fmt.Fprint(w, srv == hsOf(r), srv != nil)
+				return
+			}
 			if r.URL.Path == "/slow-body" {
 				_, err := io.ReadAll(r.Body)
 				io.WriteString(w, "read: "+errString(err))
@@ -202,17 +210,23 @@ func TestUserSettingsHonoured(t *testing.T) {
 	if res := c.ExpectResponse(1); string(res.Body) != "b "+c.Conn.LocalAddr().String() {
 		t.Errorf("context values: %q", res.Body)
 	}
+	// http.ServerContextKey: the user's server where net/http's own HTTP/2
+	// server serves the connection, x/net's throwaway otherwise.
+	c.WriteHeaders(3, true, ":path", "/server")
+	if res, want := c.ExpectResponse(3), fmt.Sprint(handlersSeeUserServer, true); string(res.Body) != want {
+		t.Errorf("ServerContextKey is the user's server, is set: %q, want %q", res.Body, want)
+	}
 	var many []string
 	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
 		many = append(many, "x-"+n, strings.Repeat("h", 200))
 	}
-	c.WriteHeaders(3, true, many...)
-	if res := c.ExpectResponse(3); res.Status != "431" {
+	c.WriteHeaders(5, true, many...)
+	if res := c.ExpectResponse(5); res.Status != "431" {
 		t.Errorf("header list over MaxHeaderBytes: status %s, want 431", res.Status)
 	}
 	// ReadTimeout bounds the time a handler waits for the request body.
-	c.WriteHeaders(5, false, ":method", "POST", ":path", "/slow-body")
-	if res := c.ExpectResponse(5); !strings.Contains(string(res.Body), "timeout") {
+	c.WriteHeaders(7, false, ":method", "POST", ":path", "/slow-body")
+	if res := c.ExpectResponse(7); !strings.Contains(string(res.Body), "timeout") {
 		t.Errorf("a body that never comes: %q, want a deadline error", res.Body)
 	}
 	// A connection error: x/net logs it through ErrorLog.

@@ -40,14 +40,12 @@ func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 // serveInHook serves nc the way h2lifecycle's TLSNextProto hook does: a
 // throwaway per connection, the chosen wiring, the base context from net/http.
 func serveInHook(nc net.Conn, h http.Handler, ctx context.Context, sawPreface bool) {
-	hs := &http.Server{}
-	h2 := &http2.Server{}
-	http2.ConfigureServer(hs, h2)
-	opts := &http2.ServeConnOpts{Context: ctx, Handler: h, SawClientPreface: sawPreface}
-	if baseConfigIsThrowaway {
-		opts.BaseConfig = hs
+	serveConn, err := register(chosen(), &http.Server{}, &http2.Server{})
+	if err != nil {
+		nc.Close()
+		return
 	}
-	h2.ServeConn(nc, opts)
+	serveConn(nc, &http2.ServeConnOpts{Context: ctx, Handler: h, SawClientPreface: sawPreface})
 }
 
 // hook returns a TLSNextProto function for proto that reports what it saw

@@ -6,9 +6,12 @@ package conformance
 
 const toolchainName = "Go 1.26 (classic x/net server.go)"
 
-// baseConfigIsThrowaway is the wiring h2lifecycle uses: ServeConnOpts.BaseConfig
-// is the throwaway http.Server, the only way to get ConnState callbacks here.
-const baseConfigIsThrowaway = true
+// chosenWiring is the wiring h2lifecycle uses: ServeConnOpts.BaseConfig is
+// the throwaway http.Server, the only way to get ConnState callbacks here.
+const chosenWiring = baseConfigThrowaway
+
+// wirings are the wirings this toolchain has (net/http's hook is Go 1.27's).
+var wirings = []wiring{baseConfigNil, baseConfigThrowaway}
 
 // handleWorks: does throwaway.Shutdown send GOAWAY on the connection?
 // x/net registers the conn in the http2.Server's own state, whatever BaseConfig is.
@@ -30,6 +33,6 @@ const tlsOnlyForHTTPS = true
 // SetKeepAlivesEnabled(false) on the throwaway has no effect on HTTP/2.
 const keepAlivesFlagHonoured = false
 
-// serverContextIsThrowaway: http.ServerContextKey in handler contexts is
-// BaseConfig (the throwaway in the chosen wiring).
-const serverContextIsThrowaway = true
+// serverContextIs: what handlers find under http.ServerContextKey: x/net
+// puts BaseConfig there, or a fresh http.Server when it is nil.
+var serverContextIs = map[wiring]serverContext{baseConfigNil: freshServer, baseConfigThrowaway: throwawayServer}

@@ -16,43 +16,61 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// wiring is how ServeConnOpts.BaseConfig is set for a supervised connection.
+// wiring is how a supervised connection's HTTP/2 server is reached: x/net's
+// ServeConn with ServeConnOpts.BaseConfig nil or the throwaway, or (Go 1.27)
+// net/http's own HTTP/2 server through the hook x/net uses (package h2hook).
 type wiring int
 
 const (
 	baseConfigNil       wiring = iota // ServeConnOpts.BaseConfig == nil
 	baseConfigThrowaway               // ServeConnOpts.BaseConfig == the throwaway
+	netHTTPHook                       // h2hook.Register on the throwaway, no x/net
 )
 
 func (w wiring) String() string {
-	if w == baseConfigThrowaway {
+	switch w {
+	case baseConfigThrowaway:
 		return "BaseConfig=throwaway"
+	case netHTTPHook:
+		return "net/http hook"
 	}
 	return "BaseConfig=nil"
 }
 
 // chosen is the wiring h2lifecycle uses on this toolchain.
-func chosen() wiring {
-	if baseConfigIsThrowaway {
-		return baseConfigThrowaway
-	}
-	return baseConfigNil
-}
+func chosen() wiring { return chosenWiring }
 
-var wirings = []wiring{baseConfigNil, baseConfigThrowaway}
+// register configures h2 on hs, the throwaway, with wiring w, and returns
+// the function that serves a connection.
+func register(w wiring, hs *http.Server, h2 *http2.Server) (func(net.Conn, *http2.ServeConnOpts), error) {
+	if w == netHTTPHook {
+		return registerHook(hs, h2)
+	}
+	if err := http2.ConfigureServer(hs, h2); err != nil {
+		return nil, err
+	}
+	return func(nc net.Conn, opts *http2.ServeConnOpts) {
+		if w == baseConfigThrowaway {
+			opts.BaseConfig = hs
+		}
+		h2.ServeConn(nc, opts)
+	}, nil
+}
 
 // connConfig describes one supervised connection.
 type connConfig struct {
 	wiring  wiring // zero value: BaseConfig nil; use chosen() for the real wiring
 	handler http.Handler
-	// before runs before http2.ConfigureServer; after runs after it, before ServeConn.
+	// before runs before HTTP/2 is configured; after runs after it, before
+	// the connection is served. With the net/http hook, h2 only carries
+	// settings, read at each use (as x/net's ConfigureServer does there).
 	before, after func(hs *http.Server, h2 *http2.Server)
 	ctx           context.Context
 	sawPreface    bool
 }
 
 // supervised is a connection served the way h2lifecycle serves one: its own
-// http2.Server registered on its own throwaway http.Server.
+// HTTP/2 server registered on its own throwaway http.Server.
 type supervised struct {
 	hs   *http.Server // the throwaway: hs.Shutdown is the per-connection shutdown handle
 	h2   *http2.Server
@@ -76,8 +94,9 @@ func serve(t *testing.T, nc net.Conn, cfg connConfig) *supervised {
 	if cfg.before != nil {
 		cfg.before(s.hs, s.h2)
 	}
-	if err := http2.ConfigureServer(s.hs, s.h2); err != nil {
-		t.Fatalf("ConfigureServer: %v", err)
+	serveConn, err := register(cfg.wiring, s.hs, s.h2)
+	if err != nil {
+		t.Fatalf("%v: configuring HTTP/2: %v", cfg.wiring, err)
 	}
 	if cfg.after != nil {
 		cfg.after(s.hs, s.h2)
@@ -90,12 +109,9 @@ func serve(t *testing.T, nc net.Conn, cfg connConfig) *supervised {
 	if opts.Handler == nil {
 		opts.Handler = http.NotFoundHandler()
 	}
-	if cfg.wiring == baseConfigThrowaway {
-		opts.BaseConfig = s.hs
-	}
 	go func() {
 		defer close(s.done)
-		s.h2.ServeConn(nc, opts)
+		serveConn(nc, opts)
 	}()
 	t.Cleanup(func() {
 		nc.Close()

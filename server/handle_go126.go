@@ -1,0 +1,63 @@
+//go:build !go1.27
+
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+
+	"golang.org/x/net/http2"
+)
+
+// connServer serves one supervised connection. On Go 1.26 it is x/net's
+// classic HTTP/2 server, one per connection, registered on the connection's
+// throwaway http.Server with ConfigureServer (DESIGN §3).
+type connServer struct {
+	h2   *http2.Server
+	opts *http2.ServeConnOpts
+}
+
+// configureHandle makes t, the connection's throwaway http.Server, its
+// shutdown handle: t.Shutdown sends GOAWAY(last processed stream) on the
+// connection served by the returned connServer, and nowhere else.
+func (s *Server) configureHandle(t *http.Server) (connServer, error) {
+	h2 := &http2.Server{}
+	if p := s.cfg.Policy; p.KeepaliveInterval > 0 {
+		// The server PINGs a silent connection and closes it when the ACK
+		// does not come; the supervisor watches and reports it.
+		h2.ReadIdleTimeout, h2.PingTimeout = p.KeepaliveInterval, p.KeepaliveTimeoutOrDefault()
+	}
+	if err := http2.ConfigureServer(t, h2); err != nil {
+		return connServer{}, err
+	}
+	// ConfigureServer copied IdleTimeout (or ReadTimeout) into the HTTP/2
+	// server, whose idle close is the racy single GOAWAY. The supervisor
+	// owns idleness.
+	h2.IdleTimeout = 0
+	// The user's server did the handshake: the TLS config and the ALPN
+	// table ConfigureServer gave t are for listeners t never has (about
+	// 800 bytes a connection, bench/memory).
+	t.TLSConfig, t.TLSNextProto = nil, nil
+	return connServer{h2: h2}, nil
+}
+
+// prepare sets what serving the connection needs. x/net serves it with the
+// settings and ConnState of BaseConfig, which must be the throwaway here
+// (pinned by internal/conformance); it puts BaseConfig under
+// http.ServerContextKey.
+func (c *connServer) prepare(_, t *http.Server, _ net.Conn, ctx context.Context, h http.Handler, sawPreface bool) {
+	c.opts = &http2.ServeConnOpts{
+		Context:          ctx,
+		Handler:          h,
+		BaseConfig:       t,
+		SawClientPreface: sawPreface,
+	}
+}
+
+// serve serves nc (the tapped connection) until it is done.
+func (c connServer) serve(nc net.Conn) { c.h2.ServeConn(nc, c.opts) }
+
+// copyVersionSettings copies the http.Server settings that only some Go
+// versions have. Go 1.26 has none that HTTP/2 reads.
+func copyVersionSettings(dst, src *http.Server) {}
