@@ -139,6 +139,22 @@ func fuzzSeeds() [][]byte {
 			gen(genSettings, 0), []byte{opWrite, all}, []byte{opDrain, 0, 3},
 			[]byte{opRead, inPing, 1, 9}, []byte{opRead, inPing, 2, 9}, []byte{opRead, inPing, 3, 9},
 			[]byte{opRead, inPing, 4, 9}, []byte{opWrite, all}, []byte{opSleep, 5}),
+		// With a per-stream limit: the server resets stream 1 with
+		// INTERNAL_ERROR (a deadline: sent as CANCEL), then stream 3 with
+		// INTERNAL_ERROR split over two writes (its code in the second: kept),
+		// then stream 5 with CANCEL (kept).
+		prog(expectPreface|16,
+			[]byte{opRead, inHeaders, 0x00, 63}, []byte{opRead, inHeaders, 0x00, 63},
+			[]byte{opRead, inHeaders, 0x00, 63},
+			gen(genSettings, 0), []byte{opWrite, all},
+			gen(genRST, 0, 2), []byte{opWrite, all},
+			gen(genRST, 1, 2), []byte{opWrite, 10}, []byte{opWrite, all},
+			gen(genRST, 2, 8), []byte{opWrite, all}, []byte{opSleep, 5}),
+		// Without one: the server's RST_STREAM(INTERNAL_ERROR) is sent as is.
+		prog(expectPreface,
+			[]byte{opRead, inHeaders, 0x00, 63},
+			gen(genSettings, 0), []byte{opWrite, all},
+			gen(genRST, 0, 2), []byte{opWrite, all}, []byte{opSleep, 5}),
 	}
 }
 
@@ -210,6 +226,8 @@ type fuzzProgram struct {
 	clientMax  uint32 // highest stream the client opened
 	clientPref bool   // the client preface still has to be sent
 	limit      uint32 // Config.AdvertiseMaxStreams
+	cancels    bool   // a per-stream limit: deadline resets say CANCEL
+	rewritten  int    // the server's RST_STREAM(INTERNAL_ERROR) frames sent as CANCEL
 	sent       []byte // every byte the client sent
 	delivered  []byte // every byte the tap gave the server
 	readCut    bool   // a Read failed: the connection was closed
@@ -259,6 +277,12 @@ func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 	}
 	if first&4 != 0 {
 		pol.PingMinInterval = time.Second
+	}
+	if first&16 != 0 {
+		// A per-stream limit: the server's RST_STREAM(INTERNAL_ERROR)
+		// goes out as CANCEL (deadlines.go); no handler panics here.
+		pol.MaxStreamDuration = time.Hour
+		p.cancels = true
 	}
 	sup, err := New(p.conn, Config{
 		GoAway:              func() { p.finalAsked.Store(true) },
@@ -651,6 +675,9 @@ func (p *fuzzProgram) check() {
 		}
 		written, stripped = w.masked, onWire.masked
 	}
+	if p.cancels {
+		stripped, p.rewritten = forgiveCancels(written, stripped)
+	}
 	kept := serverPrefix(t, written, stripped, p.trace)
 	if !p.cutEarly && (kept != len(written) || len(stripped) != kept) {
 		t.Fatalf("the connection was open until the server was done, but the wire carries %d of its %d bytes and %d of ours after them%s",
@@ -776,6 +803,28 @@ func maskMaxStreams(b []byte) maxStreamsMask {
 		break // the first SETTINGS only
 	}
 	return m
+}
+
+// forgiveCancels returns wire with the one change the tap may make to the
+// server's resets undone: CANCEL where the server's RST_STREAM said
+// INTERNAL_ERROR (wire starts with the server's bytes, aligned), and how
+// many it undid. Any other change to a reset still fails serverPrefix.
+func forgiveCancels(server, wire []byte) ([]byte, int) {
+	n := 0
+	for _, f := range parseFrames(server) {
+		at := f.start + frame.HeaderLen
+		if !f.complete || f.Type != frame.TypeRSTStream || f.Length != 4 || at+4 > len(wire) ||
+			binary.BigEndian.Uint32(server[at:]) != uint32(frame.ErrCodeInternal) ||
+			binary.BigEndian.Uint32(wire[at:]) != uint32(frame.ErrCodeCancel) {
+			continue
+		}
+		if n == 0 {
+			wire = bytes.Clone(wire)
+		}
+		binary.BigEndian.PutUint32(wire[at:], uint32(frame.ErrCodeInternal))
+		n++
+	}
+	return wire, n
 }
 
 // serverPrefix returns how much of the server's stream the stripped wire
@@ -984,7 +1033,7 @@ func (c *fuzzConn) SetWriteDeadline(t time.Time) error { return nil }
 func TestSupervisorProgramSeeds(t *testing.T) {
 	want := []struct {
 		notice, pingTimedOut, graceExpired, fin bool
-		refusals                                int
+		refusals, rewritten                     int
 	}{
 		{notice: true, fin: true},
 		{notice: true, pingTimedOut: true, fin: true},
@@ -995,6 +1044,8 @@ func TestSupervisorProgramSeeds(t *testing.T) {
 		{notice: false, fin: true},
 		{notice: false, refusals: 2},
 		{notice: true, fin: true},
+		{rewritten: 1},
+		{},
 	}
 	seeds := fuzzSeeds()
 	if len(seeds) != len(want) {
@@ -1010,9 +1061,9 @@ func TestSupervisorProgramSeeds(t *testing.T) {
 			}
 			refusals := bytes.Count(p.delivered, frame.AppendRefusal(nil, 0)[frame.HeaderLen:])
 			w := want[i]
-			if notice != w.notice || r.PingTimedOut != w.pingTimedOut || r.GraceExpired != w.graceExpired || p.conn.shutByUs() != w.fin || refusals != w.refusals {
-				t.Errorf("seed %d: notice=%v ping timeout=%v grace expired=%v FIN=%v refusals=%d, want %+v%s",
-					i, notice, r.PingTimedOut, r.GraceExpired, p.conn.shutByUs(), refusals, w, p.trace())
+			if notice != w.notice || r.PingTimedOut != w.pingTimedOut || r.GraceExpired != w.graceExpired || p.conn.shutByUs() != w.fin || refusals != w.refusals || p.rewritten != w.rewritten {
+				t.Errorf("seed %d: notice=%v ping timeout=%v grace expired=%v FIN=%v refusals=%d rewritten=%d, want %+v%s",
+					i, notice, r.PingTimedOut, r.GraceExpired, p.conn.shutByUs(), refusals, p.rewritten, w, p.trace())
 			}
 		})
 	}
