@@ -124,7 +124,11 @@ func TestShutdownOnSignals(t *testing.T) {
 			t.Fatal("shut down without a signal")
 		}
 		sigs <- syscall.SIGTERM
-		time.Sleep(10 * time.Second) // well into the drain, whose grace is an hour
+		// The drain has begun (after the deregistration delay) when the
+		// connection gets its notice; its grace is an hour.
+		if ga := c.ExpectGoAway(); ga.LastStreamID != 1<<31-1 {
+			t.Fatalf("first GOAWAY last=%d, want the notice", ga.LastStreamID)
+		}
 		synctest.Wait()
 		if len(done) != 0 {
 			t.Fatal("the shutdown ended before the stream did")

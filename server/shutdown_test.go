@@ -230,7 +230,10 @@ func TestRunShutdownForced(t *testing.T) {
 			rep, err = m.srv.RunShutdown(context.Background(), server.ShutdownPlan{Grace: time.Hour}, force)
 			done <- err
 		}()
-		time.Sleep(time.Second)
+		synctest.Wait() // RunShutdown is draining, held by the stream
+		if len(done) != 0 {
+			t.Fatal("RunShutdown returned before the force")
+		}
 		close(force)
 		if err := <-done; !errors.Is(err, server.ErrForced) {
 			t.Fatalf("RunShutdown = %v, want ErrForced", err)
