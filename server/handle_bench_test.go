@@ -23,7 +23,7 @@ func (benchConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0
 func (benchConn) Close() error         { return nil }
 
 // BenchmarkServeSetup is what serve builds for one connection before
-// ServeConn, in parts: the shutdown handle alone, the supervisor alone
+// serving it, in parts: the shutdown handle alone, the supervisor alone
 // (lifecycle.New over a conn it never touches, then its close), and both with
 // the tracking serve does. Compare with BenchmarkConnSetup's stock h2c
 // connection (budget: under 10 %).
@@ -34,7 +34,7 @@ func BenchmarkServeSetup(b *testing.B) {
 		b.Fatal(err)
 	}
 	newHandle := func(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, connServer) {
-		t, cs, _, err := s.newHandle(hs, sup, nc)
+		t, cs, err := s.newHandle(hs, sup, nc)
 		if err != nil {
 			b.Fatal(err)
 		}

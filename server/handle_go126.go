@@ -21,13 +21,8 @@ type connServer struct {
 // configureHandle makes t, the connection's throwaway http.Server, its
 // shutdown handle: t.Shutdown sends GOAWAY(last processed stream) on the
 // connection served by the returned connServer, and nowhere else.
-func (s *Server) configureHandle(t *http.Server) (connServer, error) {
+func (*Server) configureHandle(t *http.Server) (connServer, error) {
 	h2 := &http2.Server{}
-	if p := s.cfg.Policy; p.KeepaliveInterval > 0 {
-		// The server PINGs a silent connection and closes it when the ACK
-		// does not come; the supervisor watches and reports it.
-		h2.ReadIdleTimeout, h2.PingTimeout = p.KeepaliveInterval, p.KeepaliveTimeoutOrDefault()
-	}
 	if err := http2.ConfigureServer(t, h2); err != nil {
 		return connServer{}, err
 	}
@@ -46,7 +41,7 @@ func (s *Server) configureHandle(t *http.Server) (connServer, error) {
 // settings and ConnState of BaseConfig, which must be the throwaway here
 // (pinned by internal/conformance); it puts BaseConfig under
 // http.ServerContextKey.
-func (c *connServer) prepare(_, t *http.Server, _ net.Conn, ctx context.Context, h http.Handler, sawPreface bool) {
+func (c *connServer) prepare(t *http.Server, ctx context.Context, h http.Handler, sawPreface bool) {
 	c.opts = &http2.ServeConnOpts{
 		Context:          ctx,
 		Handler:          h,
@@ -57,6 +52,9 @@ func (c *connServer) prepare(_, t *http.Server, _ net.Conn, ctx context.Context,
 
 // serve serves nc (the tapped connection) until it is done.
 func (c connServer) serve(nc net.Conn) { c.h2.ServeConn(nc, c.opts) }
+
+// checkHandle: x/net's classic server needs nothing of net/http's.
+func checkHandle() error { return nil }
 
 // copyVersionSettings copies the http.Server settings that only some Go
 // versions have. Go 1.26 has none that HTTP/2 reads.

@@ -109,6 +109,9 @@ func Wrap(hs *http.Server, cfg Config, opts ...Option) (*Server, error) {
 	if p := hs.Protocols; p != nil && !p.HTTP2() && !p.UnencryptedHTTP2() {
 		return nil, ErrHTTP2Disabled
 	}
+	if err := checkHandle(); err != nil {
+		return nil, fmt.Errorf("server: the per-connection HTTP/2 server cannot be built with this Go version: %w", err)
+	}
 	if cfg.Policy.IdleTimeout == 0 {
 		cfg.Policy.IdleTimeout = hs.IdleTimeout
 		if cfg.Policy.IdleTimeout == 0 {
@@ -206,7 +209,7 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 //go:noinline
 func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, connServer) {
 	var sup *lifecycle.Supervisor
-	t, cs, advertised, err := s.newHandle(hs, &sup, nc)
+	t, cs, err := s.newHandle(hs, &sup, nc)
 	if err != nil {
 		s.logf(hs, "h2lifecycle: configuring the HTTP/2 server: %v", err)
 		nc.Close()
@@ -223,7 +226,7 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 		GoAway:              func() { t.Shutdown(context.Background()) },
 		SawClientPreface:    sawPreface,
 		ID:                  id,
-		AdvertiseMaxStreams: advertised,
+		AdvertiseMaxStreams: s.advertised,
 	}, s.lops...)
 	if err != nil { // Wrap validated the configuration
 		s.logf(hs, "h2lifecycle: %v", err)
@@ -232,16 +235,22 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 	}
 	s.track(sup)
 
+	// The base of the request contexts: net/http's for the connection,
+	// with ConnContext's and BaseContext's values, the user's server and
+	// the local address.
 	var ctx context.Context
 	if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
-		ctx = bc.BaseContext() // carries ConnContext's and BaseContext's values
+		ctx = bc.BaseContext()
+	} else { // net/http always gives one; what it would hold
+		ctx = context.WithValue(context.Background(), http.ServerContextKey, hs)
+		ctx = context.WithValue(ctx, http.LocalAddrContextKey, nc.LocalAddr())
 	}
 	h = sup.Handler(lifecycle.WrapStreams(h, lifecycle.StreamOptions{
 		IdleTimeout:     s.cfg.Policy.StreamIdleTimeout,
 		MaxDuration:     t.WriteTimeout,
 		HoldHeaderFlush: s.cfg.HoldHeaderFlush,
 	}))
-	cs.prepare(hs, t, nc, ctx, h, sawPreface)
+	cs.prepare(t, ctx, h, sawPreface)
 	return sup, cs
 }
 
@@ -250,8 +259,8 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 // HTTP/2 server, which serves the connection. Shutting it down makes exactly
 // this connection send GOAWAY(last processed stream) and refuse streams
 // above it (DESIGN §3). Its ConnState hook feeds *sup, set once the
-// supervisor exists. It returns the stream limit to advertise to the client.
-func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, connServer, uint32, error) {
+// supervisor exists.
+func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, connServer, error) {
 	t := &http.Server{
 		ReadTimeout:    hs.ReadTimeout,
 		WriteTimeout:   hs.WriteTimeout,
@@ -265,25 +274,28 @@ func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.C
 		},
 	}
 	copyVersionSettings(t, hs)
-	s.h2once.Do(func() { s.h2conf, s.advertised = handleHTTP2(hs) })
+	s.h2once.Do(func() { s.h2conf, s.advertised = handleHTTP2(hs, s.cfg.Policy) })
 	t.HTTP2 = s.h2conf
 	// MaxStreamDuration is the server's own per-stream write deadline,
 	// which resets the stream and cancels its handler's context.
 	t.WriteTimeout = earliestLimit(hs.WriteTimeout, s.cfg.Policy.MaxStreamDuration)
 	cs, err := s.configureHandle(t)
 	if err != nil {
-		return nil, connServer{}, 0, err
+		return nil, connServer{}, err
 	}
-	return t, cs, s.advertised, nil
+	return t, cs, nil
 }
 
 // handleHTTP2 returns the HTTP/2 settings of the handles of hs's
-// connections, and the stream limit to advertise. The server enforces one
-// stream more than clients are told: its count lags the wire by the one
-// frame it may be writing off its serve loop, and a client that opens a
-// stream the instant it reads another's END_STREAM would otherwise be
-// refused (seed 001, golang/go#42777).
-func handleHTTP2(hs *http.Server) (*http.HTTP2Config, uint32) {
+// connections (one value, shared by them), and the stream limit to
+// advertise. The server enforces one stream more than clients are told: its
+// count lags the wire by the one frame it may be writing off its serve
+// loop, and a client that opens a stream the instant it reads another's
+// END_STREAM would otherwise be refused (seed 001, golang/go#42777). The
+// policy's keepalive makes the server PING a silent connection and close it
+// when the ACK does not come (the supervisor watches and reports it), unless
+// hs.HTTP2 sets those timeouts itself.
+func handleHTTP2(hs *http.Server, p idle.Policy) (*http.HTTP2Config, uint32) {
 	advertised := uint32(defaultMaxStreams)
 	var conf http.HTTP2Config
 	if hs.HTTP2 != nil {
@@ -293,6 +305,14 @@ func handleHTTP2(hs *http.Server) (*http.HTTP2Config, uint32) {
 		}
 	}
 	conf.MaxConcurrentStreams = int(advertised) + 1
+	if p.KeepaliveInterval > 0 {
+		if conf.SendPingTimeout == 0 {
+			conf.SendPingTimeout = p.KeepaliveInterval
+		}
+		if conf.PingTimeout == 0 {
+			conf.PingTimeout = p.KeepaliveTimeoutOrDefault()
+		}
+	}
 	return &conf, advertised
 }
 
