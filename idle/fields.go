@@ -20,46 +20,24 @@ type field struct {
 // numFields is how many settings a Policy has.
 const numFields = 12
 
-// field returns p's i-th setting, pointing into p. One at a time: a Policy
-// validated on every new connection builds no table (on the heap, or on a
-// stack it would make grow).
-func (p *Policy) field(i int) field {
-	switch i {
-	case 0:
-		return field{name: "idle_timeout", dur: &p.IdleTimeout, doc: "drain connections with no open stream for this long"}
-	case 1:
-		return field{name: "max_connection_age", dur: &p.MaxConnectionAge, doc: "drain connections this old (±10% jitter)"}
-	case 2:
-		return field{name: "max_connection_age_grace", dur: &p.MaxConnectionAgeGrace, doc: "grace deadline of a max_age drain"}
-	case 3:
-		return field{name: "max_streams_per_connection", num: &p.MaxStreamsPerConnection, doc: "drain connections after this many streams"}
-	case 4:
-		return field{name: "header_timeout", dur: &p.HeaderTimeout, doc: "time allowed for the preface, first SETTINGS and each header block"}
-	case 5:
-		return field{name: "max_stream_duration", dur: &p.MaxStreamDuration, doc: "reset streams older than this"}
-	case 6:
-		return field{name: "stream_idle_timeout", dur: &p.StreamIdleTimeout, doc: "reset streams with no body read or written for this long"}
-	case 7:
-		return field{name: "keepalive_interval", dur: &p.KeepaliveInterval, doc: "PING connections silent for this long"}
-	case 8:
-		return field{name: "keepalive_timeout", dur: &p.KeepaliveTimeout, doc: "close connections whose keepalive PING is not ACKed within this (0: 20s)"}
-	case 9:
-		return field{name: "ping_min_interval", dur: &p.PingMinInterval, doc: "minimum interval between client PINGs (0: no enforcement)"}
-	case 10:
-		return field{name: "ping_permit_without_stream", flag: &p.PingPermitWithoutStream, doc: "allow client PINGs on connections with no open stream"}
-	case 11:
-		return field{name: "ping_max_strikes", num: &p.PingMaxStrikes, doc: "client PINGs too close together that are forgiven (0: 2)"}
+// fields lists p's settings, pointing into p. An array, not a slice: it
+// allocates nothing. (Supervisors validate a policy once per value, when
+// they intern it, not per connection.)
+func (p *Policy) fields() [numFields]field {
+	return [numFields]field{
+		{name: "idle_timeout", dur: &p.IdleTimeout, doc: "drain connections with no open stream for this long"},
+		{name: "max_connection_age", dur: &p.MaxConnectionAge, doc: "drain connections this old (±10% jitter)"},
+		{name: "max_connection_age_grace", dur: &p.MaxConnectionAgeGrace, doc: "grace deadline of a max_age drain"},
+		{name: "max_streams_per_connection", num: &p.MaxStreamsPerConnection, doc: "drain connections after this many streams"},
+		{name: "header_timeout", dur: &p.HeaderTimeout, doc: "time allowed for the preface, first SETTINGS and each header block"},
+		{name: "max_stream_duration", dur: &p.MaxStreamDuration, doc: "reset streams older than this"},
+		{name: "stream_idle_timeout", dur: &p.StreamIdleTimeout, doc: "reset streams with no body read or written for this long"},
+		{name: "keepalive_interval", dur: &p.KeepaliveInterval, doc: "PING connections silent for this long"},
+		{name: "keepalive_timeout", dur: &p.KeepaliveTimeout, doc: "close connections whose keepalive PING is not ACKed within this (0: 20s)"},
+		{name: "ping_min_interval", dur: &p.PingMinInterval, doc: "minimum interval between client PINGs (0: no enforcement)"},
+		{name: "ping_permit_without_stream", flag: &p.PingPermitWithoutStream, doc: "allow client PINGs on connections with no open stream"},
+		{name: "ping_max_strikes", num: &p.PingMaxStrikes, doc: "client PINGs too close together that are forgiven (0: 2)"},
 	}
-	panic("idle: no such field")
-}
-
-// fields lists p's settings, pointing into p.
-func (p *Policy) fields() []field {
-	fs := make([]field, numFields)
-	for i := range fs {
-		fs[i] = p.field(i)
-	}
-	return fs
 }
 
 var errNotDuration = errors.New("must be a Go duration such as 30s or 1m30s")

@@ -53,7 +53,7 @@ func TestEveryFieldIsLoadable(t *testing.T) {
 		t.Fatalf("Policy has %d settings; update the tests' full policy", n)
 	}
 	if n := reflect.TypeFor[Policy]().NumField(); n != numFields {
-		t.Fatalf("Policy has %d fields, numFields says %d: a field the switch in fields.go does not name is neither loaded nor validated", n, numFields)
+		t.Fatalf("Policy has %d fields, numFields says %d: a field fields() does not list is neither loaded nor validated", n, numFields)
 	}
 	var j, y, e Policy
 	if err := j.ParseJSON([]byte(fullJSON)); err != nil {

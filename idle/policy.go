@@ -65,7 +65,8 @@ type Policy struct {
 	// RST_STREAM(CANCEL) and cancels its handler's context, through the
 	// HTTP/2 server's per-stream write deadline (whose resets, such as
 	// http.Server.WriteTimeout's, then also say CANCEL; a handler's panic
-	// keeps INTERNAL_ERROR). A handler may extend or lift it for its own
+	// keeps INTERNAL_ERROR; for a lifecycle.Supervisor used directly, once
+	// its Handler wraps the connection's handler). A handler may extend or lift it for its own
 	// stream with lifecycle.ExtendStream and lifecycle.LiftStreamLimits.
 	// Zero means none.
 	MaxStreamDuration time.Duration
@@ -104,8 +105,7 @@ type Policy struct {
 // Validate reports the first setting that is out of range, naming it as the
 // configuration files do.
 func (p Policy) Validate() error {
-	for i := range numFields {
-		f := p.field(i)
+	for _, f := range p.fields() {
 		if err := f.check(); err != nil {
 			return fmt.Errorf("idle: %s %w", f.name, err)
 		}

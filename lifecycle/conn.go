@@ -270,15 +270,20 @@ func (c *Conn) observeOut(p []byte) ([]byte, drain.Action) {
 				p, copied = own(p, copied)
 				c.advertise(p[start:off])
 			}
+			if f.Type != frame.TypeRSTStream {
+				act |= c.outFrame(f)
+				continue
+			}
 			// The server's reset of a stream past its write deadline says
 			// CANCEL (deadlines.go); one whose code was in an earlier write
 			// keeps it.
-			if f.Type == frame.TypeRSTStream && c.s.cancelDeadlines && f.Length == 4 && off >= 4 &&
-				f.ErrCode() == frame.ErrCodeInternal && c.s.deadlineReset(f.StreamID) {
+			internal := c.s.cancelDeadlines && f.Length == 4 && off >= 4 && f.ErrCode() == frame.ErrCodeInternal
+			cancel, a := c.s.serverReset(f.StreamID, internal)
+			if cancel {
 				p, copied = own(p, copied)
 				binary.BigEndian.PutUint32(p[off-4:], uint32(frame.ErrCodeCancel))
 			}
-			act |= c.outFrame(f)
+			act |= a
 		}
 	}
 	return p, act
@@ -349,8 +354,6 @@ func (c *Conn) outFrame(f *frame.Frame) drain.Action {
 		if !f.Flags.Has(frame.FlagAck) && f.Length == 8 {
 			c.s.serverPingSent(f.PingData()) // the HTTP/2 server's keepalive
 		}
-	case frame.TypeRSTStream:
-		return c.s.streamEnded(f.StreamID, false)
 	case frame.TypeSettings:
 		if !f.Flags.Has(frame.FlagAck) {
 			c.sawSettings = true

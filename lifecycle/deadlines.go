@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+
+	"github.com/h2lifecycle/h2lifecycle/drain"
 )
 
 // Reset codes of per-stream deadlines.
@@ -19,13 +21,17 @@ import (
 // with its stream, before the server writes its reset.
 
 // Handler wraps h, the handler of the supervised connection, so that the
-// tap can tell a handler's panic from a stream deadline (see above). With
-// no per-stream limit in the policy it returns h. It costs one deferred
-// call per request, and nothing more unless the handler panics.
+// tap can tell a handler's panic from a stream deadline (see above), and
+// turns the CANCEL rewrite on: without it deadline resets keep the server's
+// INTERNAL_ERROR, since panics could not be told apart. Call it before the
+// connection is served. With no per-stream limit in the policy it returns
+// h. It costs one deferred call per request, and nothing more unless the
+// handler panics.
 func (s *Supervisor) Handler(h http.Handler) http.Handler {
-	if !s.cancelDeadlines {
+	if p := &s.set.Policy; p.MaxStreamDuration == 0 && p.StreamIdleTimeout == 0 {
 		return h
 	}
+	s.cancelDeadlines = true
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		returned := false
 		defer func() {
@@ -58,13 +64,14 @@ func (s *Supervisor) handlerPanicked(w http.ResponseWriter) {
 	}
 }
 
-// deadlineReset reports whether the server's RST_STREAM(INTERNAL_ERROR) on
-// stream id is a deadline's, to be sent as CANCEL. Called by the tap before
-// it writes the frame.
-func (s *Supervisor) deadlineReset(id uint32) bool {
+// serverReset notes the server's RST_STREAM on stream id, and reports
+// whether its code, when INTERNAL_ERROR (internal), is a deadline's, to be
+// sent as CANCEL. Called by the tap before it writes the frame.
+func (s *Supervisor) serverReset(id uint32, internal bool) (cancel bool, act drain.Action) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.keepResetCodes && !s.forgetPanic(id)
+	panicked := len(s.panicked) > 0 && s.forgetPanic(id)
+	return internal && !s.keepResetCodes && !panicked, s.endStream(id, false)
 }
 
 // forgetPanic drops the mark of stream id, if it has one, and reports

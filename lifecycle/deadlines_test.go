@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/h2lifecycle/h2lifecycle/idle"
+	"github.com/h2lifecycle/h2lifecycle/internal/frame"
 )
 
 // TestStreamIDOf: the id read from the HTTP/2 server's ResponseWriter is the
@@ -91,4 +93,29 @@ func sameFunc(a, b http.Handler) bool {
 	fa, ok1 := a.(http.HandlerFunc)
 	fb, ok2 := b.(http.HandlerFunc)
 	return ok1 && ok2 && reflect.ValueOf(fa).Pointer() == reflect.ValueOf(fb).Pointer()
+}
+
+// TestResetCodeNeedsHandler: with a per-stream limit in the policy, the
+// server's RST_STREAM(INTERNAL_ERROR) goes out as CANCEL only once
+// Supervisor.Handler is installed; without it a panic could not be told
+// from a deadline, and the code stays the server's.
+func TestResetCodeNeedsHandler(t *testing.T) {
+	for _, installed := range []bool{false, true} {
+		rc := newRecConn(nil)
+		s, err := New(rc, Config{GoAway: func() {}, SawClientPreface: true, Policy: idle.Policy{MaxStreamDuration: time.Minute}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if installed {
+			s.Handler(http.NotFoundHandler())
+		}
+		if _, err := s.Conn().Write(frame.AppendRSTStream(nil, 1, frame.ErrCodeInternal)); err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]frame.ErrCode{false: frame.ErrCodeInternal, true: frame.ErrCodeCancel}[installed]
+		if w := rc.written(); len(w) != frame.HeaderLen+4 || frame.ErrCode(binary.BigEndian.Uint32(w[frame.HeaderLen:])) != want {
+			t.Errorf("Handler installed %v: wrote %x, want RST_STREAM(%v)", installed, w, want)
+		}
+		s.Conn().Close()
+	}
 }

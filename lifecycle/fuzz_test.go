@@ -295,6 +295,9 @@ func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 		t.Fatal(err)
 	}
 	p.sup, p.tap = sup, sup.Conn()
+	if p.cancels {
+		sup.Handler(http.NotFoundHandler()) // the rewrite is on with it
+	}
 	time.Sleep(time.Millisecond) // fake time (the program runs in a bubble): past FirstStreamWait, drains start at once
 
 	for steps := 0; p.more() && steps < 4096 && len(p.server) < maxProgramBytes; steps++ {

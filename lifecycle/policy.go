@@ -69,14 +69,15 @@ func (s *Supervisor) clientPing() drain.Action {
 // GOAWAY(last processed stream, code, reason) and our FIN, and lingers for
 // the peer's FIN. Streams still open are cut. Call with mu held.
 func (s *Supervisor) abort(now time.Time, reason string, frames []byte, code frame.ErrCode) drain.Action {
-	s.drainState().reason = reason
+	dr := s.drainState()
+	dr.reason = reason
 	s.aborted = true
 	last := s.peerMax
 	if s.goneAway {
 		last = min(last, s.goAwayLast) // last-stream-id never increases
 	}
 	s.conn.postAbort(&abortFrames{frames: frames, last: last, code: code, reason: reason})
-	s.drainState().seq.Handle(drain.ServerError, now) // like the server's own error GOAWAY: close behind it
+	dr.seq.Handle(drain.ServerError, now) // like the server's own error GOAWAY: close behind it
 	s.rearm(now)
 	return 0 // the FIN comes with the frames
 }

@@ -16,8 +16,9 @@ import (
 // context. The server's reset says INTERNAL_ERROR, as for
 // http.Server.WriteTimeout; the supervisor's tap sends it as CANCEL
 // (deadlines.go).
-// MaxStreamDuration alone costs nothing per request: package server sets it
-// as the write timeout of the server that serves the connection.
+// MaxStreamDuration alone allocates nothing per request: package server sets
+// it as the write timeout of the server that serves the connection, and
+// Supervisor.Handler adds one deferred call (TestHandlerCost).
 // StreamIdleTimeout needs to see activity, so WatchStreams wraps the
 // handler's ResponseWriter and request Body.
 

@@ -96,7 +96,7 @@ type Supervisor struct {
 
 	// Set by New, then read-only (with the bools below, to pack them).
 	headerTimeout   bool // Policy.HeaderTimeout is set: the tap follows header blocks
-	cancelDeadlines bool // per-stream limits: deadline resets go out as CANCEL (deadlines.go)
+	cancelDeadlines bool // Handler installed with per-stream limits: deadline resets go out as CANCEL (deadlines.go)
 
 	// Under mu.
 	keepResetCodes bool // a panic could not be placed: deadline resets stay INTERNAL_ERROR
@@ -105,7 +105,6 @@ type Supervisor struct {
 	goneAway       bool
 	aborted        bool // ended by an error GOAWAY (ours or the server's), not a drain
 	closed         bool
-	finished       bool // connGone is over: Done is closed
 }
 
 // New supervises nc. Serve the connection returned by [Supervisor.Conn],
@@ -146,7 +145,6 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	if e := cfg.Policy.Enforcer(); e.Enabled() {
 		s.enforcer = &e
 	}
-	s.cancelDeadlines = cfg.Policy.MaxStreamDuration > 0 || cfg.Policy.StreamIdleTimeout > 0
 	if age := cfg.Policy.MaxConnectionAge; age > 0 {
 		// ±10% jitter spreads the reconnects of connections made together.
 		jitter := time.Duration(rand.Int64N(int64(age)/5+1)) - age/10
@@ -215,8 +213,9 @@ func intern(v settings) (*settings, error) {
 
 // drainState is what a connection needs once it starts ending: the drain
 // sequence and our PINGs' bookkeeping (also fed by the server's keepalive
-// PINGs). Allocated then, it costs nothing to the many connections that
-// spend most of their life idle.
+// PINGs, so a connection with keepalive makes it at its first ACK).
+// Allocated then, it costs nothing to the many connections that spend most
+// of their life idle without keepalive.
 type drainState struct {
 	seq        drain.Sequence
 	pings      ping.Tracker
@@ -273,9 +272,6 @@ func (s *Supervisor) Done() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.done == nil {
-		if s.finished {
-			return closedChan
-		}
 		s.done = make(chan struct{})
 	}
 	return s.done
@@ -466,6 +462,11 @@ func (s *Supervisor) streamOpened(id uint32) drain.Action {
 func (s *Supervisor) streamEnded(id uint32, completed bool) drain.Action {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.endStream(id, completed)
+}
+
+// endStream is streamEnded with mu held.
+func (s *Supervisor) endStream(id uint32, completed bool) drain.Action {
 	if !s.streams.remove(id) {
 		return 0
 	}
@@ -738,9 +739,10 @@ func (s *Supervisor) connGone() {
 		s.metrics.ConnClosed(&r)
 	}
 	s.mu.Lock()
-	s.finished = true
 	if s.done != nil {
 		close(s.done)
+	} else {
+		s.done = closedChan
 	}
 	s.mu.Unlock()
 }
