@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 COUNT=${COUNT:-6}
 echo "# $(go version); $(nproc) cores; $(date -u +%FT%TZ); commit $(git rev-parse --short HEAD)"
 go test -run '^$' -bench 'BenchmarkRequest|BenchmarkConnSetup|BenchmarkServeSetup' -benchmem -count "$COUNT" ./server
-go test -run '^$' -bench 'BenchmarkTapRequest|BenchmarkTimers' -benchmem -count "$COUNT" ./lifecycle
+go test -run '^$' -bench 'BenchmarkTapRequest' -benchmem -count "$COUNT" ./lifecycle
+go test -run '^$' -bench 'BenchmarkTimers' -benchtime 3s -benchmem -count "$COUNT" ./lifecycle # long enough for timers to fire
 go test -run '^$' -bench 'BenchmarkTrackerResponse' -benchmem -count "$COUNT" ./internal/frame
 go test -run '^$' -bench 'BenchmarkDrainIdleConns' -benchtime 5x -count "$COUNT" .
