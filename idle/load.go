@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,13 +16,17 @@ import (
 
 // ParseJSON reads a policy from a JSON object whose keys are the snake_case
 // field names (idle_timeout, max_connection_age, ...). Durations are Go
-// duration strings ("30s"). Unknown keys are errors; keys not given keep
-// p's values. The result is validated.
+// duration strings ("30s"). Unknown keys are errors, and so is anything
+// after the object; keys not given keep p's values. The result is
+// validated; on any error p is left as it was.
 func (p *Policy) ParseJSON(data []byte) error {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&raw); err != nil {
 		return fmt.Errorf("idle: policy JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("idle: policy JSON: content after the object (offset %d)", dec.InputOffset())
 	}
 	return apply(p, raw, func(f field, v json.RawMessage) error {
 		var s string
@@ -36,7 +41,7 @@ func (p *Policy) ParseJSON(data []byte) error {
 }
 
 // ParseYAML reads a policy from a YAML mapping, with the keys and value
-// forms of ParseJSON.
+// forms of ParseJSON. On any error p is left as it was.
 func (p *Policy) ParseYAML(data []byte) error {
 	var raw map[string]yaml.Node
 	if err := yaml.Unmarshal(data, &raw); err != nil {
@@ -60,8 +65,11 @@ func kindName(k yaml.Kind) string {
 	return "node"
 }
 
-// apply sets the fields named by raw's keys, in a stable order.
-func apply[V any](p *Policy, raw map[string]V, set func(field, V) error) error {
+// apply sets the fields named by raw's keys, in a stable order, on a copy
+// of p, and stores it in p if every value is valid.
+func apply[V any](dst *Policy, raw map[string]V, set func(field, V) error) error {
+	q := *dst
+	p := &q
 	byName := map[string]field{}
 	for _, f := range p.fields() {
 		byName[f.name] = f
@@ -80,7 +88,11 @@ func apply[V any](p *Policy, raw map[string]V, set func(field, V) error) error {
 			return fmt.Errorf("idle: %s %w", k, err)
 		}
 	}
-	return p.Validate()
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	*dst = q
+	return nil
 }
 
 func (p *Policy) names() []string {
@@ -116,12 +128,13 @@ func (p *Policy) wrapPath(path string, err error) error {
 // FromEnv sets the fields that have an environment variable named prefix +
 // the field's name in upper case (with prefix "H2_": H2_IDLE_TIMEOUT,
 // H2_MAX_CONNECTION_AGE, ...). lookup is os.LookupEnv, or a stand-in. The
-// result is validated.
+// result is validated; on any error p is left as it was.
 func (p *Policy) FromEnv(prefix string, lookup func(string) (string, bool)) error {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	for _, f := range p.fields() {
+	q := *p
+	for _, f := range q.fields() {
 		name := prefix + strings.ToUpper(f.name)
 		if v, ok := lookup(name); ok {
 			if err := f.set(v); err != nil {
@@ -129,7 +142,11 @@ func (p *Policy) FromEnv(prefix string, lookup func(string) (string, bool)) erro
 			}
 		}
 	}
-	return p.Validate()
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	*p = q
+	return nil
 }
 
 // RegisterFlags defines a flag for each field on fs, named prefix + the

@@ -185,3 +185,51 @@ func TestKeysNotGivenKeepTheirValues(t *testing.T) {
 		t.Fatalf("%+v", p)
 	}
 }
+
+// TestJSONTrailingContent: a policy document is one JSON object; anything
+// after it is an error, not silently ignored.
+func TestJSONTrailingContent(t *testing.T) {
+	for _, doc := range []string{
+		`{"idle_timeout": "1s"} {"idle_timeout": "2s"}`,
+		`{"idle_timeout": "1s"}x`,
+		`{"idle_timeout": "1s"}]`,
+	} {
+		var p Policy
+		if err := p.ParseJSON([]byte(doc)); err == nil {
+			t.Errorf("ParseJSON(%s) = nil, want an error for the content after the object (got %+v)", doc, p)
+		}
+	}
+	var p Policy
+	if err := p.ParseJSON([]byte("{\"idle_timeout\": \"1s\"}\n  \t")); err != nil || p.IdleTimeout != time.Second {
+		t.Errorf("trailing white space: %v, %v", err, p.IdleTimeout)
+	}
+}
+
+// TestFailedParseChangesNothing: a document, environment or file that fails
+// leaves the Policy as it was, not half-modified.
+func TestFailedParseChangesNothing(t *testing.T) {
+	before := Policy{IdleTimeout: 5 * time.Second, MaxConnectionAge: time.Hour}
+	for name, parse := range map[string]func(*Policy) error{
+		"JSON": func(p *Policy) error {
+			return p.ParseJSON([]byte(`{"idle_timeout": "1s", "max_connection_age": "bad"}`))
+		},
+		"JSON invalid": func(p *Policy) error {
+			return p.ParseJSON([]byte(`{"idle_timeout": "1s", "max_streams_per_connection": -3}`))
+		},
+		"YAML": func(p *Policy) error {
+			return p.ParseYAML([]byte("idle_timeout: 1s\nmax_connection_age: bad\n"))
+		},
+		"env": func(p *Policy) error {
+			env := map[string]string{"H2_IDLE_TIMEOUT": "1s", "H2_MAX_CONNECTION_AGE": "bad"}
+			return p.FromEnv("H2_", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		},
+	} {
+		p := before
+		if err := parse(&p); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+		if p != before {
+			t.Errorf("%s: a failed parse changed the policy to %+v", name, p)
+		}
+	}
+}

@@ -80,7 +80,8 @@ type Policy struct {
 	// KeepaliveInterval makes the server PING a connection from which it
 	// has read nothing for this long; KeepaliveTimeout later without the
 	// ACK, the connection is considered dead and closed (reason
-	// "keepalive_timeout"). Zero means no keepalive.
+	// "keepalive_timeout"). Zero means no keepalive; values below 1s are
+	// raised to 1s (MinKeepaliveInterval), as grpc-go and Kestrel do.
 	KeepaliveInterval time.Duration
 
 	// KeepaliveTimeout is how long a keepalive PING waits for its ACK. Zero
@@ -101,6 +102,11 @@ type Policy struct {
 	// PingMaxStrikes is how many strikes are forgiven. Zero means 2.
 	PingMaxStrikes int
 }
+
+// MinKeepaliveInterval is the shortest KeepaliveInterval: a shorter one is
+// raised to it. Without a floor a 1 ns interval made the server PING
+// without pause, thousands of times during one request.
+const MinKeepaliveInterval = time.Second
 
 // Validate reports the first setting that is out of range, naming it as the
 // configuration files do.
