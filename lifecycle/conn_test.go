@@ -179,31 +179,6 @@ func checkInjection(t *testing.T, seed uint64) {
 	synctest.Wait()
 }
 
-func TestStreamSet(t *testing.T) {
-	var s streamSet
-	for _, id := range []uint32{1, 3, 5, 7} {
-		s.add(id)
-	}
-	s.add(2) // a pushed stream, below the highest
-	s.add(3) // again: no change
-	if got := s.snapshot(); !equalIDs(got, []uint32{1, 2, 3, 5, 7}) || s.client.Load() != 4 {
-		t.Fatalf("ids %v, %d client streams", got, s.client.Load())
-	}
-	if !s.remove(1) || !s.remove(5) || s.remove(5) || s.remove(9) || s.client.Load() != 2 {
-		t.Fatalf("remove: %d client streams left", s.client.Load())
-	}
-	if n := s.dropAbove(3); n != 1 || !equalIDs(s.snapshot(), []uint32{2, 3}) || s.client.Load() != 1 {
-		t.Fatalf("dropAbove(3) removed %d, left %v, %d client streams", n, s.snapshot(), s.client.Load())
-	}
-	allocs := testing.AllocsPerRun(100, func() {
-		s.add(101)
-		s.remove(101)
-	})
-	if allocs != 0 {
-		t.Fatalf("open+close allocates %v times", allocs)
-	}
-}
-
 func equalIDs(a, b []uint32) bool {
 	if len(a) != len(b) {
 		return false

@@ -2,10 +2,11 @@
 //
 // A [Supervisor] sits in front of one connection served by an unmodified
 // HTTP/2 server (golang.org/x/net/http2, or net/http's own on Go 1.27). The
-// server is handed the supervisor's [Conn], a frame tap: it follows the frame
-// boundaries of both directions byte for byte, whatever the chunking, and
-// sees the events that matter — streams opening and ending, PING ACKs,
-// GOAWAYs from either side — without changing a byte.
+// server is handed the connection [Supervisor.Conn] returns, a frame tap: it
+// follows the frame boundaries of both directions byte for byte, whatever
+// the chunking, and reports the events that matter — streams opening and
+// ending, PING ACKs, GOAWAYs from either side — to the supervisor, changing
+// only the few bytes its documentation lists (tap.go).
 //
 // When the connection must end (the server shuts down, the connection has
 // been idle too long, ...), the supervisor drains it in two phases (package

@@ -77,9 +77,10 @@ func fuzzSeeds() [][]byte {
 			gen(genFinalGoAway, 0), gen(genData, 0, 1, 20), []byte{opWrite, all},
 			[]byte{opSleep, 5}),
 		// h2c (the preface was read elsewhere); a drain before the server's
-		// SETTINGS; the ping timeout.
+		// SETTINGS; the ping timeout. (The request has no body: its stream
+		// ends with the response.)
 		prog(sawPreface,
-			[]byte{opRead, inHeaders, 0x00, 63},
+			[]byte{opRead, inHeaders, 0x01, 63},
 			[]byte{opDrain, 0, 2},
 			gen(genHeaders, 0, 0, 10, 0), []byte{opWrite, 3},
 			gen(genSettings, 0), []byte{opWrite, all},
@@ -100,7 +101,7 @@ func fuzzSeeds() [][]byte {
 		// The peer's GOAWAY during the drain, small writes, a close.
 		prog(expectPreface,
 			gen(genSettings, 0), []byte{opWrite, all},
-			[]byte{opRead, inHeaders, 0x00, 2},
+			[]byte{opRead, inHeaders, 0x01, 2},
 			gen(genData, 0, 0, 200), []byte{opDrain, 1, 3},
 			[]byte{opWrite, 1}, []byte{opWrite, 2},
 			[]byte{opRead, inGoAway, 5}, []byte{opWrite, all},
@@ -199,6 +200,7 @@ const (
 	inGoAway
 	inHeadersOpen  // a new stream's HEADERS without END_HEADERS: its block stays open
 	inContinuation // the CONTINUATION that ends the open block
+	inHeadersAgain // HEADERS on a stream id already used: trailers, or a reuse
 	numIn
 )
 
@@ -231,6 +233,7 @@ type fuzzProgram struct {
 	sent       []byte // every byte the client sent
 	delivered  []byte // every byte the tap gave the server
 	readCut    bool   // a Read failed: the connection was closed
+	marks      []readMark
 
 	// Drains that moved the supervisor to draining(notice), as the number of
 	// server bytes written when they did.
@@ -502,12 +505,19 @@ func (p *fuzzProgram) read(kind byte) {
 			p.clientMax--
 		}
 		flags := frame.Flags(p.next())
+		hf := flags & (frame.FlagEndStream | frame.FlagPadded | frame.FlagPriority)
 		if flags&0x80 != 0 { // split: HEADERS then CONTINUATION
-			b = appendFrame(b, frame.TypeHeaders, flags&frame.FlagEndStream, p.clientMax, filler(5))
+			b = appendFrame(b, frame.TypeHeaders, hf, p.clientMax, p.headersPayload(hf, filler(5)))
 			b = appendFrame(b, frame.TypeContinuation, frame.FlagEndHeaders, p.clientMax, filler(5))
 		} else {
-			b = appendFrame(b, frame.TypeHeaders, flags&frame.FlagEndStream|frame.FlagEndHeaders, p.clientMax, filler(10))
+			b = appendFrame(b, frame.TypeHeaders, hf|frame.FlagEndHeaders, p.clientMax, p.headersPayload(hf, filler(10)))
 		}
+	case inHeadersAgain:
+		id := uint32(1)
+		if p.clientMax > 1 {
+			id = 1 + 2*(uint32(p.next())%(p.clientMax/2+1))
+		}
+		b = appendFrame(b, frame.TypeHeaders, frame.Flags(p.next())&frame.FlagEndStream|frame.FlagEndHeaders, id, filler(7))
 	case inData:
 		b = appendFrame(b, frame.TypeData, frame.Flags(p.next())&frame.FlagEndStream, p.stream(), filler(int(p.next())))
 	case inRST:
@@ -533,6 +543,7 @@ func (p *fuzzProgram) read(kind byte) {
 	case inContinuation:
 		b = appendFrame(b, frame.TypeContinuation, frame.FlagEndHeaders, max(p.clientMax, 1), filler(5))
 	}
+	p.marks = append(p.marks, readMark{at: len(p.delivered), limit: p.serverLimit()})
 	p.conn.feed(b)
 	p.sent = append(p.sent, b...)
 	buf := make([]byte, int(p.next())%64+1)
@@ -546,6 +557,57 @@ func (p *fuzzProgram) read(kind byte) {
 			return
 		}
 	}
+}
+
+// headersPayload is the payload of a HEADERS frame with flags f (PADDED,
+// PRIORITY) around the header block fragment frag.
+func (p *fuzzProgram) headersPayload(f frame.Flags, frag []byte) []byte {
+	var pl []byte
+	pad := 0
+	if f.Has(frame.FlagPadded) {
+		pad = int(p.next() % 8)
+		pl = append(pl, byte(pad))
+	}
+	if f.Has(frame.FlagPriority) {
+		pl = append(pl, 0, 0, 0, 0, 16) // depends on stream 0
+	}
+	pl = append(pl, frag...)
+	return append(pl, make([]byte, pad)...)
+}
+
+// readMark says, for the bytes delivered from offset at on, the highest
+// stream the server would still take in: the lowest last-stream-id of the
+// server's GOAWAYs written before them (0 after one with an error code,
+// which stops everything).
+type readMark struct {
+	at    int
+	limit uint32
+}
+
+// serverLimit is the highest stream the server takes in now (readMark).
+func (p *fuzzProgram) serverLimit() uint32 {
+	limit := uint32(frame.MaxStreamID)
+	for _, f := range parseFrames(p.server[:p.written]) {
+		if f.complete && f.Type == frame.TypeGoAway && len(f.payload) >= 8 {
+			limit = min(limit, f.goAwayLast())
+			if binary.BigEndian.Uint32(f.payload[4:]) != 0 {
+				limit = 0
+			}
+		}
+	}
+	return limit
+}
+
+// limitAt is the serverLimit in effect for the delivered byte at off.
+func (p *fuzzProgram) limitAt(off int) uint32 {
+	limit := uint32(frame.MaxStreamID)
+	for _, m := range p.marks {
+		if m.at > off {
+			break
+		}
+		limit = m.limit
+	}
+	return limit
 }
 
 // ourPing returns the data of the PING of our notice, if it is on the wire.
@@ -712,72 +774,188 @@ func (p *fuzzProgram) check() {
 	}
 }
 
-// checkInbound verifies what the server read against what the client sent:
-// the same bytes (a prefix of them if the connection closed), except that a stream opened over the advertised limit has
-// the END_HEADERS of its header block moved to a refusal CONTINUATION (one
-// malformed field) delivered right after the block's last frame, and only
-// when the client had at least that many streams open by its own count.
+// checkInbound verifies what the server read against what the client sent,
+// frame by frame: the same bytes (a prefix of them if the connection closed
+// or our error GOAWAY cut the inbound side), except that a HEADERS frame
+// opening a stream over the advertised limit is replaced by a HEADERS
+// frame whose stream depends on itself and a CONTINUATION carrying the
+// frame's header block fragment unchanged — and only when the client had
+// at least that many streams open by its own count. Then it checks the
+// streams the server would take in: none above the last-stream-id of our
+// error GOAWAY, and every one of them counted by the supervisor.
 func (p *fuzzProgram) checkInbound() {
 	t := p.t
 	sent, got := p.sent, p.delivered
+	base := 0 // where the frames start in got
 	if bytes.HasPrefix(sent, []byte(frame.ClientPreface)) {
 		if len(got) < len(frame.ClientPreface) && p.readCut && strings.HasPrefix(frame.ClientPreface, string(got)) {
 			return // closed before the preface was read
 		}
+		if len(got) < len(frame.ClientPreface) && p.abortAt >= 0 {
+			return // cut before the preface was read
+		}
 		if !bytes.HasPrefix(got, []byte(frame.ClientPreface)) {
 			t.Fatalf("the server did not read the client preface first%s", p.trace())
 		}
-		sent, got = sent[len(frame.ClientPreface):], got[len(frame.ClientPreface):]
+		base = len(frame.ClientPreface)
+		sent, got = sent[base:], got[base:]
 	}
-	refusal := frame.AppendRefusal(nil, 0)[frame.HeaderLen:]
-	var restored []byte
-	open := map[uint32]bool{}      // the client's streams by its own count: opened, not reset by it
-	openedWith := map[uint32]int{} // how many were open when each stream's HEADERS came
+	sf, gf := parseFrames(sent), parseFrames(got)
+	open := map[uint32]bool{} // the client's streams by its own count: opened, not reset by it
 	var maxID uint32
-	frames := parseFrames(got)
-	for i := range frames {
-		f := &frames[i]
-		raw := got[f.start:min(f.end, len(got))]
-		if f.complete && f.Type == frame.TypeContinuation && f.Flags == frame.FlagEndHeaders && bytes.Equal(f.payload, refusal) {
-			if p.limit == 0 {
-				t.Fatalf("a refusal at %d with no advertised limit%s", f.start, p.trace())
+	type servedStream struct {
+		id uint32
+		at int // where in what the server read its header block ended
+	}
+	var served []servedStream
+	var block uint32 // the new stream whose block is open
+	blockServed := false
+	j := 0
+	consumed := 0 // client bytes accounted for
+	for i := 0; i < len(sf) && j < len(gf); i++ {
+		s, g := &sf[i], &gf[j]
+		if isRefusal(g) && j+1 < len(gf) && gf[j+1].Type == frame.TypeContinuation && gf[j+1].StreamID == g.StreamID {
+			c := &gf[j+1]
+			frag, ok := headersFragment(s)
+			switch {
+			case p.limit == 0:
+				t.Fatalf("a refusal at %d with no advertised limit%s", g.start, p.trace())
+			case s.Type != frame.TypeHeaders || s.StreamID != g.StreamID || !ok:
+				t.Fatalf("a refusal at %d in place of the client's %v on stream %d%s", g.start, s.Type, s.StreamID, p.trace())
+			case g.Flags&frame.FlagEndStream != s.Flags&frame.FlagEndStream || c.Flags&frame.FlagEndHeaders != s.Flags&frame.FlagEndHeaders:
+				t.Fatalf("the refusal at %d changed the flags of the client's HEADERS (%v)%s", g.start, s.Flags, p.trace())
+			case !bytes.HasPrefix(frag, c.payload) || c.Length != uint32(len(frag)):
+				t.Fatalf("the refusal at %d does not carry the client's header block fragment%s", g.start, p.trace())
+			case uint32(len(open)) < p.limit:
+				// The limit applies when the stream opens, at its HEADERS
+				// (RFC 9113 §5.1.2).
+				t.Fatalf("stream %d refused with %d streams open, below the limit %d%s", s.StreamID, len(open), p.limit, p.trace())
 			}
-			prev := &frames[i-1]
-			if i == 0 || (prev.Type != frame.TypeHeaders && prev.Type != frame.TypeContinuation) || prev.StreamID != f.StreamID || prev.Flags.Has(frame.FlagEndHeaders) {
-				t.Fatalf("a refusal at %d not right after its stream's header block without END_HEADERS%s", f.start, p.trace())
+			maxID = max(maxID, s.StreamID)
+			block, blockServed = 0, false
+			if !s.Flags.Has(frame.FlagEndHeaders) {
+				block = s.StreamID // its CONTINUATIONs follow, and end a refused block
 			}
-			delete(open, f.StreamID) // it never opens
-			// The limit applies when the stream opens, at its HEADERS
-			// (RFC 9113 §5.1.2), whatever comes inside its header block.
-			if n := openedWith[f.StreamID]; uint32(n) < p.limit {
-				t.Fatalf("stream %d refused with %d other streams open at its HEADERS, below the limit %d%s", f.StreamID, n, p.limit, p.trace())
-			}
-			// Put END_HEADERS back where the client had it.
-			restored[len(restored)-(prev.end-prev.start)+4] |= byte(frame.FlagEndHeaders)
+			consumed = s.end
+			j += 2
 			continue
 		}
-		if f.complete {
-			switch {
-			case f.Type == frame.TypeHeaders && f.StreamID > maxID && f.StreamID%2 == 1:
-				maxID = f.StreamID
-				openedWith[f.StreamID] = len(open)
-				open[f.StreamID] = true
-			case f.Type == frame.TypeRSTStream:
-				delete(open, f.StreamID)
+		sb, gb := sent[s.start:min(s.end, len(sent))], got[g.start:min(g.end, len(got))]
+		if len(gb) > len(sb) || !bytes.Equal(gb, sb[:len(gb)]) || (len(gb) < len(sb) && j != len(gf)-1) {
+			t.Fatalf("the server read a frame at %d that differs from the client's %v at %d%s", g.start, s.Type, s.start, p.trace())
+		}
+		consumed = s.start + len(gb)
+		j++
+		if !g.complete {
+			break
+		}
+		switch s.Type {
+		case frame.TypeHeaders:
+			block, blockServed = 0, false
+			id := s.StreamID
+			if id%2 == 0 || (id <= maxID && open[id]) {
+				break // trailers, or a connection error
+			}
+			maxID = max(maxID, id)
+			open[id] = true
+			if s.Flags.Has(frame.FlagEndHeaders) {
+				served = append(served, servedStream{id, g.start})
+			} else {
+				block, blockServed = id, true
+			}
+		case frame.TypeContinuation:
+			if block != 0 && s.StreamID == block && s.Flags.Has(frame.FlagEndHeaders) {
+				if blockServed {
+					served = append(served, servedStream{block, g.start})
+				}
+				block = 0
+			}
+		case frame.TypeRSTStream:
+			delete(open, s.StreamID)
+			block = 0
+		default:
+			block = 0
+		}
+	}
+	if j < len(gf) {
+		t.Fatalf("the server read %d frames the client never sent%s", len(gf)-j, p.trace())
+	}
+	if held := len(sent) - consumed; held > frame.HeaderLen+1 && !p.readCut && p.abortAt < 0 {
+		t.Fatalf("the server read %d bytes fewer than the client sent, with the connection open%s", held, p.trace())
+	}
+
+	// No stream above our error GOAWAY's last-stream-id reaches the server
+	// (RFC 9113 §6.8), and the supervisor counts every stream that does.
+	wire := p.conn.wire()
+	ours := uint32(frame.MaxStreamID)
+	for _, f := range parseFrames(wire) {
+		if f.complete && f.Type == frame.TypeGoAway && len(f.payload) >= 8 {
+			if r := string(f.payload[8:]); r == idle.ReasonHeaderTimeout || r == idle.ReasonTooManyPings {
+				ours = min(ours, f.goAwayLast())
 			}
 		}
-		restored = append(restored, raw...)
 	}
-	if p.readCut && len(restored) <= len(sent) {
-		sent = sent[:len(restored)] // the connection closed under the reads
-	}
-	if !bytes.Equal(restored, sent) {
-		n := 0
-		for n < len(restored) && n < len(sent) && restored[n] == sent[n] {
-			n++
+	// The server's GOAWAYs say which streams it took in: none above the
+	// lowest last-stream-id (this fake server may write one after the
+	// stream reached it, which a real one would not, had it taken it in).
+	final := uint32(frame.MaxStreamID)
+	for _, f := range parseFrames(p.server[:p.written]) {
+		if f.complete && f.Type == frame.TypeGoAway && len(f.payload) >= 8 {
+			final = min(final, f.goAwayLast())
 		}
-		t.Fatalf("the server read %d bytes that differ from the client's %d at offset %d (refusals taken out)%s", len(restored), len(sent), n, p.trace())
 	}
+	r := p.sup.Report()
+	var counted uint64
+	var countedMax uint32
+	for _, st := range served {
+		if st.id > p.limitAt(base+st.at) || st.id > final {
+			continue // above a GOAWAY of the server's: it ignores the stream
+		}
+		if st.id > ours {
+			t.Fatalf("stream %d reached the server after our GOAWAY with last-stream-id %d%s", st.id, ours, p.trace())
+		}
+		counted++
+		countedMax = max(countedMax, st.id)
+	}
+	if r.StreamsOpened < counted || r.LastStreamID < countedMax {
+		t.Fatalf("the server took in %d streams up to %d; the supervisor counted %d, last-stream-id %d%s",
+			counted, countedMax, r.StreamsOpened, r.LastStreamID, p.trace())
+	}
+}
+
+// isRefusal reports whether f is the HEADERS frame the tap gives the server
+// in place of one that opens a stream over the limit: a priority that makes
+// the stream depend on itself, and nothing else.
+func isRefusal(f *wireFrame) bool {
+	return f.complete && f.Type == frame.TypeHeaders && f.Length == 5 && f.Flags.Has(frame.FlagPriority) &&
+		!f.Flags.Has(frame.FlagPadded) && !f.Flags.Has(frame.FlagEndHeaders) &&
+		binary.BigEndian.Uint32(f.payload)&frame.MaxStreamID == f.StreamID
+}
+
+// headersFragment returns the header block fragment of the HEADERS frame f:
+// its payload without padding and priority fields.
+func headersFragment(f *wireFrame) ([]byte, bool) {
+	pl := f.payload
+	if !f.complete {
+		return nil, false
+	}
+	pad := 0
+	if f.Flags.Has(frame.FlagPadded) {
+		if len(pl) < 1 {
+			return nil, false
+		}
+		pad, pl = int(pl[0]), pl[1:]
+	}
+	if f.Flags.Has(frame.FlagPriority) {
+		if len(pl) < 5 {
+			return nil, false
+		}
+		pl = pl[5:]
+	}
+	if pad > len(pl) {
+		return nil, false
+	}
+	return pl[:len(pl)-pad], true
 }
 
 // maxStreamsMask is a server stream with the SETTINGS_MAX_CONCURRENT_STREAMS
@@ -1062,7 +1240,12 @@ func TestSupervisorProgramSeeds(t *testing.T) {
 			for _, f := range parseFrames(p.conn.wire()) {
 				notice = notice || (f.Type == frame.TypeGoAway && f.goAwayLast() == frame.MaxStreamID)
 			}
-			refusals := bytes.Count(p.delivered, frame.AppendRefusal(nil, 0)[frame.HeaderLen:])
+			refusals := 0
+			for _, f := range parseFrames(p.delivered[min(len(p.delivered), len(frame.ClientPreface)):]) {
+				if isRefusal(&f) {
+					refusals++
+				}
+			}
 			w := want[i]
 			if notice != w.notice || r.PingTimedOut != w.pingTimedOut || r.GraceExpired != w.graceExpired || p.conn.shutByUs() != w.fin || refusals != w.refusals || p.rewritten != w.rewritten {
 				t.Errorf("seed %d: notice=%v ping timeout=%v grace expired=%v FIN=%v refusals=%d rewritten=%d, want %+v%s",

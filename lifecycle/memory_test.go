@@ -59,12 +59,12 @@ func TestEventsAfterCloseWithoutDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.run(s.streamOpened(1))
+	s.streamOpened(1, true)
 	s.conn.Close()
 	if s.dr != nil {
 		t.Error("the close allocated the drain state")
 	}
-	s.run(s.streamEnded(1, true)) // the server's END_STREAM, written after the close
+	s.run(s.tapEventAct(&event{kind: evServerEnd, stream: 1})) // the server's END_STREAM, written after the close
 	s.Drain("late", 0)
 	r := s.Report()
 	if r.Reason != idle.ReasonClosed || r.Drained || r.Timeline.Closed.IsZero() {

@@ -93,6 +93,7 @@ type Report struct {
 	Age          time.Duration
 
 	StreamsOpened    uint64   // streams the server processed
+	StreamsRefused   uint64   // streams refused over the advertised stream limit (no handler ran)
 	StreamsCompleted uint64   // ended by the server's END_STREAM
 	StreamsReset     uint64   // ended by RST_STREAM, either way
 	StreamsCut       []uint32 // still open when the connection closed
@@ -128,6 +129,7 @@ func (s *Supervisor) buildReport(now time.Time) Report {
 		LastStreamID:     s.lastStreamID(),
 		Age:              now.Sub(s.created),
 		StreamsOpened:    s.opened,
+		StreamsRefused:   uint64(s.refused),
 		StreamsCompleted: s.completed,
 		StreamsReset:     s.reset,
 		StreamsCut:       s.streams.snapshot(),

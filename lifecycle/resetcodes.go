@@ -6,12 +6,13 @@ import (
 	"slices"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
+	"github.com/h2lifecycle/h2lifecycle/internal/frame"
 )
 
 // Reset codes of per-stream deadlines.
 //
 // The HTTP/2 server enforces MaxStreamDuration and StreamIdleTimeout
-// through its per-stream write deadline (streams_limits.go). When one
+// through its per-stream write deadline (streamwatch.go). When one
 // passes, the server resets the stream with RST_STREAM(INTERNAL_ERROR): the
 // code it also sends for a handler that panics. A stream cut by the policy
 // is not an internal error, so with per-stream limits in the policy the tap
@@ -19,6 +20,38 @@ import (
 // and leaves a panic's INTERNAL_ERROR alone. To tell the two apart it needs
 // [Supervisor.Handler] around the connection's handler: a panic is noted,
 // with its stream, before the server writes its reset.
+//
+// The tap also gives the stock server's code to the reset of a stream it
+// refused over the stream limit (limit.go): the server resets it with
+// PROTOCOL_ERROR, which the stock server sends once the client has ACKed
+// its SETTINGS; before, it sends REFUSED_STREAM, which tells the client the
+// request is safe to retry (RFC 9113 §8.7: the client may not have seen the
+// limit yet). Go's client sends requests before it reads the server's
+// SETTINGS.
+
+// streamMarks are the streams whose reset code the tap treats apart: rare,
+// so kept out of line.
+type streamMarks struct {
+	panicked []uint32 // the handler panicked, the reset is not yet written: INTERNAL_ERROR stays
+	refused  []uint32 // refused before the client ACKed the server's SETTINGS: REFUSED_STREAM
+}
+
+// marked returns the marks, made on first use. Call with mu held.
+func (s *Supervisor) marked() *streamMarks {
+	if s.marks == nil {
+		s.marks = new(streamMarks)
+	}
+	return s.marks
+}
+
+// unmark removes id from ids and reports whether it was there.
+func unmark(ids *[]uint32, id uint32) bool {
+	i := slices.Index(*ids, id)
+	if i >= 0 {
+		*ids = slices.Delete(*ids, i, i+1)
+	}
+	return i >= 0
+}
 
 // Handler wraps h, the handler of the supervised connection, so that the
 // tap can tell a handler's panic from a stream deadline (see above), and
@@ -60,28 +93,38 @@ func (s *Supervisor) handlerPanicked(w http.ResponseWriter) {
 	case !ok:
 		s.keepResetCodes = true
 	case s.streams.has(id):
-		s.panicked = append(s.panicked, id)
+		m := s.marked()
+		m.panicked = append(m.panicked, id)
 	}
 }
 
-// serverReset notes the server's RST_STREAM on stream id, and reports
-// whether its code, when INTERNAL_ERROR (internal), is a deadline's, to be
-// sent as CANCEL. Called by the tap before it writes the frame.
-func (s *Supervisor) serverReset(id uint32, internal bool) (cancel bool, act drain.Action) {
+// serverReset notes the server's RST_STREAM on stream id with code, and
+// returns the code to send instead, if any (inWrite: the code is in the
+// write under way, so it can be changed). Called by the tap before it
+// writes the frame.
+func (s *Supervisor) serverReset(id uint32, code frame.ErrCode, inWrite bool) (verdict, drain.Action) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	panicked := len(s.panicked) > 0 && s.forgetPanic(id)
-	return internal && !s.keepResetCodes && !panicked, s.endStream(id, false)
+	var v verdict
+	panicked := false
+	if m := s.marks; m != nil {
+		panicked = unmark(&m.panicked, id)
+		if unmark(&m.refused, id) && code == frame.ErrCodeProtocol && inWrite {
+			v = vRefused
+		}
+	}
+	if code == frame.ErrCodeInternal && inWrite && s.cancelDeadlines && !s.keepResetCodes && !panicked {
+		v = vCancel
+	}
+	return v, s.streamReset(id)
 }
 
-// forgetPanic drops the mark of stream id, if it has one, and reports
-// whether it had. Call with mu held.
-func (s *Supervisor) forgetPanic(id uint32) bool {
-	i := slices.Index(s.panicked, id)
-	if i >= 0 {
-		s.panicked = slices.Delete(s.panicked, i, i+1)
+// forgetPanic drops the mark of stream id, if it has one. Call with mu
+// held.
+func (s *Supervisor) forgetPanic(id uint32) {
+	if s.marks != nil {
+		unmark(&s.marks.panicked, id)
 	}
-	return i >= 0
 }
 
 // streamIDOf returns the id of the stream that w, the HTTP/2 server's own

@@ -114,7 +114,9 @@ func WrapStreams(h http.Handler, o StreamOptions) http.Handler {
 		now := time.Now()
 		sw := &streamWatch{ResponseWriter: w, idle: o.IdleTimeout, hold: o.HoldHeaderFlush}
 		if o.MaxDuration > 0 && o.IdleTimeout > 0 {
-			sw.hard = now.Add(o.MaxDuration).UnixNano()
+			if hard := addNanos(now.UnixNano(), o.MaxDuration); hard != noDeadline {
+				sw.hard = hard // a huge MaxDuration means none
+			}
 		}
 		if o.IdleTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
 			sw.body.ReadCloser, sw.body.sw = r.Body, sw
@@ -149,6 +151,23 @@ type streamWatch struct {
 
 const noDeadline = math.MaxInt64
 
+// addNanos is ns+d in Unix nanoseconds, saturating at noDeadline: a huge d
+// means no deadline, never one in the past.
+func addNanos(ns int64, d time.Duration) int64 {
+	if d > 0 && ns > noDeadline-int64(d) {
+		return noDeadline
+	}
+	return ns + int64(d)
+}
+
+// unixNanos is t in Unix nanoseconds, noDeadline past what an int64 holds.
+func unixNanos(t time.Time) int64 {
+	if t.After(time.Unix(0, noDeadline)) {
+		return noDeadline
+	}
+	return t.UnixNano()
+}
+
 // touch notes activity at now, moving the deadline when less than half the
 // idle period is left: at most about two deadline changes per idle period.
 func (sw *streamWatch) touch(now time.Time) {
@@ -164,7 +183,7 @@ func (sw *streamWatch) touch(now time.Time) {
 	if sw.lifted.Load() {
 		return
 	}
-	next := ns + int64(sw.idle)
+	next := addNanos(ns, sw.idle)
 	if sw.hard != 0 && sw.hard < next {
 		next = sw.hard
 	}
@@ -184,7 +203,7 @@ func (sw *streamWatch) extend(until time.Time, idle time.Duration) error {
 		sw.deadline.Store(noDeadline)
 		return setWriteDeadline(sw.ResponseWriter, time.Time{})
 	}
-	sw.idle, sw.hard = idle, until.UnixNano()
+	sw.idle, sw.hard = idle, unixNanos(until)
 	sw.deadline.Store(sw.hard)
 	return setWriteDeadline(sw.ResponseWriter, until)
 }

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -59,7 +60,7 @@ func BenchmarkTimers(b *testing.B) {
 type timedConn struct {
 	lc   *loopConn
 	s    *Supervisor
-	c    *Conn
+	c    net.Conn
 	in   []byte // HEADERS of the next request; its stream id is patched
 	resp []byte // HEADERS + DATA(END_STREAM); patched likewise
 	id   uint32
@@ -79,7 +80,7 @@ func benchTimers(b *testing.B, n int, p idle.Policy) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := s.Conn().(*Conn)
+		c := s.Conn()
 		c.Write(mustSettings())
 		lc.in, lc.off = settings.Bytes(), 0
 		c.Read(make([]byte, settings.Len()))

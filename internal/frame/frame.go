@@ -125,21 +125,32 @@ func AppendRSTStream(dst []byte, streamID uint32, code ErrCode) []byte {
 	return binary.BigEndian.AppendUint32(dst, uint32(code))
 }
 
-// AppendRefusal appends a CONTINUATION frame (RFC 9113 §6.10) that ends
-// streamID's header block with one header field the server must reject: a
-// literal without indexing (RFC 7541 §6.2.2, so the HPACK dynamic table is
-// untouched) whose name, "REFUSED", has uppercase letters, malformed in
-// HTTP/2 (RFC 9113 §8.2.1). A server that decodes it keeps its HPACK state
-// and resets the stream with PROTOCOL_ERROR (RFC 9113 §8.1.1).
-func AppendRefusal(dst []byte, streamID uint32) []byte {
-	const field = "\x00\x07REFUSED\x00" // literal, new name of 7 octets, empty value
-	dst = appendHeader(dst, uint32(len(field)), TypeContinuation, FlagEndHeaders, streamID)
-	return append(dst, field...)
-}
-
 func appendHeader(dst []byte, length uint32, t Type, f Flags, streamID uint32) []byte {
 	return append(dst,
 		byte(length>>16), byte(length>>8), byte(length),
 		byte(t), byte(f),
 		byte(streamID>>24)&0x7f, byte(streamID>>16), byte(streamID>>8), byte(streamID))
+}
+
+// AppendRefusedHeaders appends what a server is given in place of the
+// header of a HEADERS frame that opens a stream it must refuse (RFC 9113
+// §5.1.2): a HEADERS frame whose only payload is a priority that makes the
+// stream depend on itself, a stream error of type PROTOCOL_ERROR (RFC 9113
+// §5.3.1), without END_HEADERS; then the header of a CONTINUATION frame
+// that carries the original frame's header block fragment, fragLen bytes,
+// unchanged, with its END_HEADERS. The server decodes the whole block,
+// keeping its HPACK state, takes the stream id, and resets the stream.
+func AppendRefusedHeaders(dst []byte, streamID uint32, endStream, endHeaders bool, fragLen uint32) []byte {
+	flags := FlagPriority
+	if endStream {
+		flags |= FlagEndStream
+	}
+	dst = appendHeader(dst, 5, TypeHeaders, flags, streamID)
+	dst = binary.BigEndian.AppendUint32(dst, streamID&MaxStreamID) // exclusive bit clear
+	dst = append(dst, 15)                                          // weight 16, the default (RFC 7540 §5.3.5)
+	var cf Flags
+	if endHeaders {
+		cf = FlagEndHeaders
+	}
+	return appendHeader(dst, fragLen, TypeContinuation, cf, streamID)
 }

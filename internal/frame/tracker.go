@@ -57,6 +57,10 @@ type Tracker struct {
 // knowledge, where http2.ServeConnOpts.SawClientPreface is set).
 func (t *Tracker) ExpectPreface() { t.preface = uint8(len(ClientPreface)) }
 
+// PrefaceDone reports whether the client preface, if one was expected, has
+// arrived whole.
+func (t *Tracker) PrefaceDone() bool { return t.preface == 0 && !t.lost }
+
 // Lost reports whether the stream did not start with the client preface. A
 // lost tracker consumes everything and reports no frames.
 func (t *Tracker) Lost() bool { return t.lost }
