@@ -59,3 +59,13 @@ func checkHandle() error { return nil }
 // copyVersionSettings copies the http.Server settings that only some Go
 // versions have. Go 1.26 has none that HTTP/2 reads.
 func copyVersionSettings(dst, src *http.Server) {}
+
+// stockMaxStreams is the SETTINGS_MAX_CONCURRENT_STREAMS the stock server
+// advertises for http.HTTP2Config.MaxConcurrentStreams v: x/net takes v's
+// low 32 bits, and 250 for zero (internal/conformance pins it).
+func stockMaxStreams(v int) uint32 {
+	if n := uint32(v); n != 0 {
+		return n
+	}
+	return defaultMaxStreams
+}

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -70,4 +71,15 @@ func (c connServer) serve(nc net.Conn) { c.serveFunc(c.ctx, nc, c.h, c.sawPrefac
 func copyVersionSettings(dst, src *http.Server) {
 	dst.DisableClientPriority = src.DisableClientPriority
 	dst.MaxHeaderValueCount = src.MaxHeaderValueCount
+}
+
+// stockMaxStreams is the SETTINGS_MAX_CONCURRENT_STREAMS the stock server
+// advertises for http.HTTP2Config.MaxConcurrentStreams v: net/http takes v
+// from 1 to 2^31-1, and 250 for anything else (internal/conformance pins
+// it).
+func stockMaxStreams(v int) uint32 {
+	if v >= 1 && v <= math.MaxInt32 {
+		return uint32(v)
+	}
+	return defaultMaxStreams
 }

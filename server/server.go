@@ -86,7 +86,7 @@ type Server struct {
 	conns     map[*lifecycle.Supervisor]struct{}
 	nextID    uint64
 	draining  bool            // new connections are drained at once
-	grace     time.Duration   // of the drain under way
+	deadline  time.Time       // of the drain under way: late connections keep it
 	sequenced bool            // RunShutdown drives the drains; the shutdown hook stays out
 	collect   *ShutdownReport // reports of the connections closing during RunShutdown
 	empty     chan struct{}   // closed when conns becomes empty; nil when nobody waits
@@ -287,27 +287,31 @@ func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.C
 }
 
 // handleHTTP2 returns the HTTP/2 settings of the handles of hs's
-// connections (one value, shared by them), and the stream limit to
-// advertise. The server enforces one stream more than clients are told: its
-// count lags the wire by the one frame it may be writing off its serve
-// loop, and a client that opens a stream the instant it reads another's
-// END_STREAM would otherwise be refused (seed 001, golang/go#42777). The
-// policy's keepalive makes the server PING a silent connection and close it
-// when the ACK does not come (the supervisor watches and reports it), unless
-// hs.HTTP2 sets those timeouts itself.
+// connections (one value, shared by them), and the stream limit the taps
+// advertise (zero: none of theirs). The server enforces one stream more
+// than clients are told: its count lags the wire by the one frame it may
+// be writing off its serve loop, and a client that opens a stream the
+// instant it reads another's END_STREAM would otherwise be refused
+// (golang/go#42777; lifecycle's limit.go refuses real excess). A limit no
+// client can reach (2^30 streams and more: stream ids have 31 bits) is left
+// to the server as the user set it, as is every other setting. The
+// policy's keepalive makes the server PING a silent connection and close
+// it when the ACK does not come (the supervisor watches and reports it),
+// unless hs.HTTP2 sets those timeouts itself.
 func handleHTTP2(hs *http.Server, p idle.Policy) (*http.HTTP2Config, uint32) {
-	advertised := uint32(defaultMaxStreams)
 	var conf http.HTTP2Config
 	if hs.HTTP2 != nil {
 		conf = *hs.HTTP2
-		if hs.HTTP2.MaxConcurrentStreams > 0 {
-			advertised = uint32(hs.HTTP2.MaxConcurrentStreams)
-		}
 	}
-	conf.MaxConcurrentStreams = int(advertised) + 1
+	advertised := stockMaxStreams(conf.MaxConcurrentStreams)
+	if advertised < maxReachableStreams {
+		conf.MaxConcurrentStreams = int(advertised) + 1
+	} else {
+		advertised = 0
+	}
 	if p.KeepaliveInterval > 0 {
 		if conf.SendPingTimeout == 0 {
-			conf.SendPingTimeout = p.KeepaliveInterval
+			conf.SendPingTimeout = max(p.KeepaliveInterval, idle.MinKeepaliveInterval)
 		}
 		if conf.PingTimeout == 0 {
 			conf.PingTimeout = p.KeepaliveTimeoutOrDefault()
@@ -315,6 +319,10 @@ func handleHTTP2(hs *http.Server, p idle.Policy) (*http.HTTP2Config, uint32) {
 	}
 	return &conf, advertised
 }
+
+// maxReachableStreams is the first stream limit no client can reach: client
+// stream ids are the odd numbers below 2^31.
+const maxReachableStreams = 1 << 30
 
 // earliestLimit is the shorter of two optional durations (zero: none).
 func earliestLimit(a, b time.Duration) time.Duration {
@@ -327,11 +335,13 @@ func earliestLimit(a, b time.Duration) time.Duration {
 func (s *Server) track(sup *lifecycle.Supervisor) {
 	s.mu.Lock()
 	s.conns[sup] = struct{}{}
-	draining, grace := s.draining, s.grace
+	draining, deadline := s.draining, s.deadline
 	s.mu.Unlock()
 	if draining {
-		// Accepted while the server drains: end it the same clean way.
-		sup.Drain(idle.ReasonShutdown, grace)
+		// Accepted while the server drains (or before, and handed over
+		// late: a slow TLS handshake or h2c preface): end it the same clean
+		// way, by the same deadline.
+		sup.Drain(idle.ReasonShutdown, max(time.Until(deadline), time.Nanosecond))
 	}
 }
 
@@ -355,10 +365,7 @@ func (s *Server) untrack(sup *lifecycle.Supervisor) {
 func (s *Server) drainAll(grace time.Duration, shutdown bool) []*lifecycle.Supervisor {
 	s.mu.Lock()
 	if shutdown {
-		if !s.draining || (grace > 0 && (s.grace <= 0 || grace < s.grace)) {
-			s.grace = grace
-		}
-		s.draining = true
+		s.drainBy(grace)
 	}
 	sups := make([]*lifecycle.Supervisor, 0, len(s.conns))
 	for sup := range s.conns {
@@ -369,6 +376,20 @@ func (s *Server) drainAll(grace time.Duration, shutdown bool) []*lifecycle.Super
 		sup.Drain(idle.ReasonShutdown, grace)
 	}
 	return sups
+}
+
+// drainBy makes new connections drain at once, by now+grace (the
+// configured grace when grace <= 0) or by the deadline of a drain under
+// way if that comes first. Call with mu held.
+func (s *Server) drainBy(grace time.Duration) {
+	if grace <= 0 {
+		grace = s.cfg.Drain.GraceOrDefault()
+	}
+	d := time.Now().Add(grace)
+	if !s.draining || d.Before(s.deadline) {
+		s.deadline = d
+	}
+	s.draining = true
 }
 
 // waitAll waits until every supervised connection is closed, or ctx is done.

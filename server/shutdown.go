@@ -140,7 +140,7 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 	s.startCollect() // connections that close during the delay count too
 	fields := []zap.Field{zap.Duration("deregistration_delay", plan.DeregistrationDelay),
 		zap.Duration("spread", plan.Spread), zap.Duration("grace", grace)}
-	if b := plan.TerminationBudget; b > 0 && plan.DeregistrationDelay+grace > b {
+	if b := plan.TerminationBudget; b > 0 && idle.After(plan.DeregistrationDelay, grace) > b {
 		s.log.Warn("shutdown plan exceeds the termination budget: the process may be killed mid-drain",
 			append(fields, zap.Duration("termination_budget", b))...)
 	}
@@ -172,7 +172,8 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 	start := time.Now()
 	deadline := start.Add(grace)
 	s.mu.Lock()
-	s.draining, s.grace, s.sequenced = true, grace, true
+	s.drainBy(grace)
+	s.sequenced = true
 	sups := make([]*lifecycle.Supervisor, 0, len(s.conns))
 	for sup := range s.conns {
 		sups = append(sups, sup)
@@ -191,7 +192,7 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 
 	for i, sup := range sups {
 		if plan.Spread > 0 && i > 0 {
-			at := start.Add(plan.Spread * time.Duration(i) / time.Duration(len(sups)))
+			at := start.Add(spreadAt(plan.Spread, i, len(sups)))
 			t := time.NewTimer(time.Until(at))
 			select {
 			case <-t.C:
@@ -227,8 +228,15 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 	// notices that on its next poll (up to half a second later), and waits
 	// for HTTP/1.1 requests still running.
 	rep.Drain = time.Since(start)
-	if err := <-h1done; err != nil {
-		s.hs.Close() // HTTP/1.1 requests still running at the deadline
+	select {
+	case err := <-h1done:
+		if err != nil {
+			s.hs.Close() // HTTP/1.1 requests still running at the deadline
+		}
+	case <-force:
+		return stop(ErrForced)
+	case <-ctx.Done():
+		return stop(ctx.Err())
 	}
 	s.finishCollect(&rep)
 	s.log.Info("shut down", zap.Int("connections", rep.Connections), zap.Int("drained", rep.Drained),
@@ -291,4 +299,11 @@ func (s *Server) finishCollect(rep *ShutdownReport) {
 	for _, r := range c.Reports {
 		rep.add(r)
 	}
+}
+
+// spreadAt is when the i-th of n drains starts within a spread: i/n of it,
+// computed without overflow for any spread.
+func spreadAt(spread time.Duration, i, n int) time.Duration {
+	d, k := time.Duration(n), time.Duration(i)
+	return spread/d*k + spread%d*k/d
 }
