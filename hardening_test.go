@@ -408,6 +408,13 @@ func startBubbleSubject(t *testing.T, stock, tlsOn bool, hs *http.Server) *bubbl
 // passed through wrap, if not nil, before the server accepts from it.
 func startBubbleSubjectOn(t *testing.T, stock, tlsOn bool, hs *http.Server, wrap func(net.Listener) net.Listener) *bubbleSubject {
 	t.Helper()
+	return startBubbleSubjectWith(t, stock, tlsOn, hs, server.Config{}, wrap)
+}
+
+// startBubbleSubjectWith is startBubbleSubjectOn with h2lifecycle's
+// settings (unused by the stock server).
+func startBubbleSubjectWith(t *testing.T, stock, tlsOn bool, hs *http.Server, cfg server.Config, wrap func(net.Listener) net.Listener) *bubbleSubject {
+	t.Helper()
 	b := &bubbleSubject{t: t, ln: h2test.NewListener(), hs: hs, tls: tlsOn, served: make(chan error, 1)}
 	var l net.Listener = b.ln
 	if wrap != nil {
@@ -430,7 +437,7 @@ func startBubbleSubjectOn(t *testing.T, stock, tlsOn bool, hs *http.Server, wrap
 		}
 	} else {
 		var err error
-		if b.srv, err = server.Wrap(hs, server.Config{}); err != nil {
+		if b.srv, err = server.Wrap(hs, cfg); err != nil {
 			t.Fatal(err)
 		}
 	}
