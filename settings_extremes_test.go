@@ -298,7 +298,18 @@ func TestSettingsExtremes(t *testing.T) {
 			}
 			stock := runExchange(t, true, st)
 			for p, w := range stock.outcomes {
-				if got := ours.outcomes[p]; got != w && !(strings.HasPrefix(got, "200") && st.limits) {
+				got := ours.outcomes[p]
+				switch {
+				case got == w:
+				case st.limits && !strings.HasPrefix(got, "reset") || !strings.HasPrefix(w, "reset"):
+					// A limiting value ends connections at instants that the
+					// two servers' scheduling may place on either side of a
+					// request; only the codes they reset a stream with must
+					// agree (REFUSED_STREAM is retried, PROTOCOL_ERROR not).
+					if !st.limits {
+						t.Errorf("%s: h2lifecycle %q, stock %q", p, got, w)
+					}
+				default:
 					t.Errorf("%s: h2lifecycle %q, stock %q", p, got, w)
 				}
 			}
