@@ -91,8 +91,8 @@ func TestTwoPhaseSequence(t *testing.T) {
 
 		// Phase 1: GOAWAY(2^31-1) and, right behind it, our PING.
 		ga := c.ExpectGoAway()
-		if ga.LastStreamID != 1<<31-1 || ga.ErrCode != http2.ErrCodeNo || string(ga.DebugData()) != "shutdown" {
-			t.Fatalf("first GOAWAY: last=%d code=%v debug=%q, want 2147483647 NO_ERROR \"shutdown\"", ga.LastStreamID, ga.ErrCode, ga.DebugData())
+		if ga.LastStreamID != 1<<31-1 || ga.ErrCode != http2.ErrCodeNo || string(ga.DebugData()) != "requested" {
+			t.Fatalf("first GOAWAY: last=%d code=%v debug=%q, want 2147483647 NO_ERROR \"requested\" (Server.Drain)", ga.LastStreamID, ga.ErrCode, ga.DebugData())
 		}
 		f, err := c.ReadFrame()
 		if err != nil {

@@ -38,9 +38,8 @@ func TestRunShutdownForcedWhileHTTP1Runs(t *testing.T) {
 					}
 				}()
 				<-started
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				force := make(chan struct{})
+				ctx, cancel := context.WithCancelCause(context.Background())
+				defer cancel(nil)
 				type result struct {
 					rep server.ShutdownReport
 					err error
@@ -48,14 +47,14 @@ func TestRunShutdownForcedWhileHTTP1Runs(t *testing.T) {
 				done := make(chan result, 1)
 				begin := time.Now()
 				go func() {
-					rep, err := b.srv.RunShutdown(ctx, server.ShutdownPlan{Grace: time.Minute}, force)
+					rep, err := b.srv.RunShutdown(ctx, server.ShutdownPlan{Grace: time.Minute})
 					done <- result{rep, err}
 				}()
 				time.Sleep(time.Second) // fake time: the shutdown is under way
 				if how == "force" {
-					close(force)
+					cancel(server.ErrForced) // ShutdownOnSignal's second signal
 				} else {
-					cancel()
+					cancel(nil)
 				}
 				r := <-done
 				if took := time.Since(begin); took != time.Second {

@@ -178,7 +178,7 @@ func TestPeerNeverAcks(t *testing.T) {
 		if err := <-drained; err != nil {
 			t.Fatal(err)
 		}
-		if l := b.drainedLine(); l["ping_timeout"] != true || l["reason"] != "shutdown" {
+		if l := b.drainedLine(); l["ping_timeout"] != true || l["reason"] != "requested" {
 			t.Errorf("drained line %v, want ping_timeout=true", l)
 		}
 		b.stop()

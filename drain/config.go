@@ -1,8 +1,9 @@
 package drain
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/h2lifecycle/h2lifecycle/idle"
 )
 
 // Config holds the drain settings of a server. The zero value works; every
@@ -50,19 +51,16 @@ const (
 	DefaultFirstStreamWait  = 100 * time.Millisecond
 )
 
-// Validate reports the first setting that is out of range.
+// Validate reports the first setting that is out of range, as an
+// *idle.SettingError.
 func (c Config) Validate() error {
-	switch {
-	case c.Grace < 0:
-		return fmt.Errorf("drain: grace must be >= 0, got %v", c.Grace)
-	case c.PingTimeout < 0:
-		return fmt.Errorf("drain: ping_timeout must be >= 0, got %v", c.PingTimeout)
-	case c.Settle < 0:
-		return fmt.Errorf("drain: settle must be >= 0, got %v", c.Settle)
-	case c.Linger < 0:
-		return fmt.Errorf("drain: linger must be >= 0, got %v", c.Linger)
-	case c.FirstStreamWait < 0:
-		return fmt.Errorf("drain: first_stream_wait must be >= 0, got %v", c.FirstStreamWait)
+	for _, f := range [...]struct {
+		name string
+		v    time.Duration
+	}{{"grace", c.Grace}, {"ping_timeout", c.PingTimeout}, {"settle", c.Settle}, {"linger", c.Linger}, {"first_stream_wait", c.FirstStreamWait}} {
+		if err := idle.NonNegative("drain", f.name, f.v); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,8 +1,6 @@
 package idle
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 	"time"
 )
@@ -40,17 +38,20 @@ func (p *Policy) fields() [numFields]field {
 	}
 }
 
-var errNotDuration = errors.New("must be a Go duration such as 30s or 1m30s")
-
 // check validates the field's current value.
 func (f field) check() error {
 	switch {
-	case f.dur != nil && *f.dur < 0:
-		return fmt.Errorf("must be >= 0, got %v", *f.dur)
-	case f.num != nil && *f.num < 0:
-		return fmt.Errorf("must be >= 0, got %d", *f.num)
+	case f.dur != nil:
+		return NonNegative("idle", f.name, *f.dur)
+	case f.num != nil:
+		return NonNegative("idle", f.name, *f.num)
 	}
 	return nil
+}
+
+// invalid is the SettingError of a value of the field that does not parse.
+func (f field) invalid(value, want string) *SettingError {
+	return &SettingError{Section: "idle", Field: f.name, Value: value, Want: want}
 }
 
 // set parses s into the field.
@@ -59,19 +60,19 @@ func (f field) set(s string) error {
 	case f.dur != nil:
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return fmt.Errorf("%w, got %q", errNotDuration, s)
+			return f.invalid(strconv.Quote(s), wantDuration)
 		}
 		*f.dur = d
 	case f.num != nil:
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return fmt.Errorf("must be an integer, got %q", s)
+			return f.invalid(strconv.Quote(s), "an integer")
 		}
 		*f.num = n
 	case f.flag != nil:
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return fmt.Errorf("must be true or false, got %q", s)
+			return f.invalid(strconv.Quote(s), "true or false")
 		}
 		*f.flag = b
 	}

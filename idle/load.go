@@ -34,7 +34,7 @@ func (p *Policy) ParseJSON(data []byte) error {
 			return f.set(s) // a JSON string: "30s", or "true" and "3" leniently
 		}
 		if f.dur != nil {
-			return fmt.Errorf("%w, got %s", errNotDuration, v)
+			return f.invalid(string(v), wantDuration)
 		}
 		return f.set(string(v)) // a JSON number or boolean is its own text
 	})
@@ -49,7 +49,7 @@ func (p *Policy) ParseYAML(data []byte) error {
 	}
 	return apply(p, raw, func(f field, v yaml.Node) error {
 		if v.Kind != yaml.ScalarNode {
-			return fmt.Errorf("must be a single value, got a YAML %s", kindName(v.Kind))
+			return f.invalid("a YAML "+kindName(v.Kind), "a single value")
 		}
 		return f.set(v.Value)
 	})
@@ -85,7 +85,7 @@ func apply[V any](dst *Policy, raw map[string]V, set func(field, V) error) error
 			return fmt.Errorf("idle: unknown setting %q (known: %s)", k, strings.Join(p.names(), ", "))
 		}
 		if err := set(f, raw[k]); err != nil {
-			return fmt.Errorf("idle: %s %w", k, err)
+			return err
 		}
 	}
 	if err := p.Validate(); err != nil {
@@ -138,7 +138,8 @@ func (p *Policy) FromEnv(prefix string, lookup func(string) (string, bool)) erro
 		name := prefix + strings.ToUpper(f.name)
 		if v, ok := lookup(name); ok {
 			if err := f.set(v); err != nil {
-				return fmt.Errorf("idle: %s (from %s) %w", f.name, name, err)
+				err.(*SettingError).Source = name
+				return err
 			}
 		}
 	}

@@ -1,28 +1,9 @@
 package idle
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/h2lifecycle/h2lifecycle/ping"
-)
-
-// Reasons a connection ends for. They are fixed strings, safe to grep for
-// and to use as metric labels; GOAWAY(2^31-1) carries the drain reason as
-// its debug data.
-const (
-	ReasonIdle             = "idle"              // no open stream for IdleTimeout
-	ReasonMaxAge           = "max_age"           // older than MaxConnectionAge
-	ReasonMaxStreams       = "max_streams"       // MaxStreamsPerConnection streams served
-	ReasonHeaderTimeout    = "header_timeout"    // preface, SETTINGS or a header block too slow
-	ReasonKeepaliveTimeout = "keepalive_timeout" // no ACK to a keepalive PING
-	ReasonTooManyPings     = "too_many_pings"    // PING flood (ping enforcement)
-	ReasonShutdown         = "shutdown"          // the server is shutting down
-	ReasonRequested        = "requested"         // a drain asked through the API
-	ReasonPeer             = "peer_goaway"       // the peer sent GOAWAY
-	ReasonServer           = "server_goaway"     // the HTTP/2 server sent a GOAWAY of its own
-	ReasonError            = "protocol_error"    // the HTTP/2 server sent an error GOAWAY
-	ReasonClosed           = "peer_closed"       // the peer closed the connection
 )
 
 // Policy is the connection policy. The zero value imposes no limit; every
@@ -108,12 +89,12 @@ type Policy struct {
 // without pause, thousands of times during one request.
 const MinKeepaliveInterval = time.Second
 
-// Validate reports the first setting that is out of range, naming it as the
-// configuration files do.
+// Validate reports the first setting that is out of range, as a
+// *SettingError naming it as the configuration files do.
 func (p Policy) Validate() error {
 	for _, f := range p.fields() {
 		if err := f.check(); err != nil {
-			return fmt.Errorf("idle: %s %w", f.name, err)
+			return err
 		}
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
-	"github.com/h2lifecycle/h2lifecycle/idle"
 	"github.com/h2lifecycle/h2lifecycle/internal/frame"
 	"github.com/h2lifecycle/h2lifecycle/ping"
 )
@@ -96,7 +95,7 @@ func (s *Supervisor) streamOpened(id uint32, clientEnded bool) verdict {
 		s.mu.Unlock()
 		return vCut // above our error GOAWAY's last-stream-id: never processed
 	}
-	if s.goneAway && id > s.goAwayLast {
+	if id > s.goAwayLast {
 		s.mu.Unlock()
 		return 0 // RFC 9113 §6.8: ignored by the server, never processed
 	}
@@ -136,7 +135,7 @@ func (s *Supervisor) addStream(id uint32, clientEnded bool) drain.Action {
 		s.rearm(now)
 	}
 	if limit > 0 && s.opened == uint64(limit) && s.phase() == drain.Active {
-		act |= s.startDrain(now, idle.ReasonMaxStreams, 0, true)
+		act |= s.startDrain(now, ReasonMaxStreams, 0, true)
 	}
 	return act
 }
@@ -152,7 +151,7 @@ func (s *Supervisor) streamRefused(id uint32, retry bool) {
 		m := s.marked()
 		m.refused = append(m.refused, id)
 	}
-	if !s.cutIn && (!s.goneAway || id <= s.goAwayLast) {
+	if !s.cutIn && id <= s.goAwayLast {
 		s.peerMax = max(s.peerMax, id)
 	}
 	s.mu.Unlock()
@@ -214,7 +213,7 @@ func (s *Supervisor) clientPing(dataSent bool) {
 		return
 	}
 	s.log.Warn("http2 peer sends PINGs too often; ending the connection", s.logFields()...)
-	act := s.abort(now, idle.ReasonTooManyPings, nil, frame.ErrCodeEnhanceYourCalm)
+	act := s.abort(now, ReasonTooManyPings, nil, frame.ErrCodeEnhanceYourCalm)
 	s.mu.Unlock()
 	s.run(act)
 }
@@ -283,17 +282,14 @@ func (s *Supervisor) serverGoAway(last uint32, code frame.ErrCode) drain.Action 
 		// processed or not; it serves nothing more either way.
 		last = min(last, s.peerMax)
 	}
-	if !s.goneAway || last < s.goAwayLast {
-		s.goAwayLast = last
-	}
-	s.goneAway = true
+	s.goAwayLast = min(s.goAwayLast, last)
 	// Streams above last were read before the server decided on it and are
 	// ignored by it (RFC 9113 §6.8): they will never end on the wire.
 	s.streams.dropAbove(last)
 	ev := drain.ServerGoAway
-	reason := idle.ReasonServer
+	reason := ReasonServer
 	if code != frame.ErrCodeNo {
-		ev, reason = drain.ServerError, idle.ReasonError
+		ev, reason = drain.ServerError, ReasonError
 		s.log.Warn("http2 server sent GOAWAY with an error",
 			zap.Uint64("conn", s.id), zap.String("remote", s.remote()),
 			zap.Uint32("last_stream_id", last), zap.Uint32("code", uint32(code)))
@@ -315,7 +311,7 @@ func (s *Supervisor) peerGoAway() drain.Action {
 	now := s.since()
 	d := s.drainState()
 	if d.seq.Phase() == drain.Active {
-		d.reason = idle.ReasonPeer
+		d.reason = ReasonPeer
 		d.seq.Timing = s.set.Drain.Timing(d.pings.Timeout)
 	}
 	act := d.seq.Handle(drain.PeerGoAway, s.at(now))

@@ -23,12 +23,12 @@ import (
 type drainState struct {
 	seq        drain.Sequence
 	pings      ping.Tracker
-	reason     string  // why the connection is ending
+	reason     Reason  // why the connection is ending
 	noticePing [8]byte // opaque data of the drain's PING
 	rtt        time.Duration
 
 	deferred    bool          // a drain waits for the first stream (drain.Config.FirstStreamWait)
-	deferReason string        // its reason
+	deferReason Reason        // its reason
 	deferGrace  time.Duration // its grace deadline, counted from the request (an offset)
 }
 
@@ -68,7 +68,7 @@ func (s *Supervisor) at(off time.Duration) time.Time { return s.created.Add(off)
 // carried no stream and is younger than FirstStreamWait waits for its
 // first stream first, if mayWait: its client is about to send it. Call
 // with mu held.
-func (s *Supervisor) startDrain(now time.Duration, reason string, grace time.Duration, mayWait bool) drain.Action {
+func (s *Supervisor) startDrain(now time.Duration, reason Reason, grace time.Duration, mayWait bool) drain.Action {
 	if grace <= 0 {
 		grace = s.set.Drain.GraceOrDefault()
 	}
@@ -121,15 +121,12 @@ func (s *Supervisor) startDeferred(now time.Duration) drain.Action {
 // the peer's FIN. The server is given nothing the client sends from now
 // on, so no stream above that last-stream-id is processed (RFC 9113 §6.8).
 // Streams still open are cut. Call with mu held.
-func (s *Supervisor) abort(now time.Duration, reason string, frames []byte, code frame.ErrCode) drain.Action {
+func (s *Supervisor) abort(now time.Duration, reason Reason, frames []byte, code frame.ErrCode) drain.Action {
 	dr := s.drainState()
 	dr.reason = reason
 	s.aborted, s.cutIn = true, true
-	last := s.peerMax
-	if s.goneAway {
-		last = min(last, s.goAwayLast) // last-stream-id never increases
-	}
-	s.conn.postAbort(&abortFrames{frames: frames, last: last, code: code, reason: reason})
+	last := min(s.peerMax, s.goAwayLast) // last-stream-id never increases
+	s.conn.postAbort(&abortFrames{frames: frames, last: last, code: code, reason: string(reason)})
 	dr.seq.Handle(drain.ServerError, s.at(now)) // like the server's own error GOAWAY: close behind it
 	s.rearm(now)
 	return 0 // the FIN comes with the frames
@@ -139,7 +136,7 @@ func (s *Supervisor) abort(now time.Duration, reason string, frames []byte, code
 // preface nor its first SETTINGS within HeaderTimeout. Call with mu held.
 func (s *Supervisor) prefaceTimedOut(now time.Duration) drain.Action {
 	dr := s.drainState()
-	dr.reason = idle.ReasonHeaderTimeout
+	dr.reason = ReasonHeaderTimeout
 	s.log.Debug("http2 connection without preface or SETTINGS in time; closing", s.logFields()...)
 	return dr.seq.Handle(drain.CloseNow, s.at(now))
 }
@@ -156,7 +153,7 @@ func (s *Supervisor) headerTimedOut(now time.Duration) drain.Action {
 	s.log.Warn("http2 header block incomplete in time; resetting the stream and ending the connection",
 		append(s.logFields(), zapStream(id))...)
 	frames := frame.AppendRSTStream(nil, id, frame.ErrCodeCancel)
-	return s.abort(now, idle.ReasonHeaderTimeout, frames, frame.ErrCodeNo)
+	return s.abort(now, ReasonHeaderTimeout, frames, frame.ErrCodeNo)
 }
 
 // updateBusy tells the sequence and the policy clock when the connection
@@ -244,10 +241,10 @@ func (s *Supervisor) onTimer() {
 		act |= s.startDeferred(now)
 	}
 	if due&idle.DueIdle != 0 {
-		act |= s.startDrain(now, idle.ReasonIdle, 0, true)
+		act |= s.startDrain(now, ReasonIdle, 0, true)
 	}
 	if due&idle.DueMaxAge != 0 {
-		act |= s.startDrain(now, idle.ReasonMaxAge, s.set.Policy.MaxConnectionAgeGrace, true)
+		act |= s.startDrain(now, ReasonMaxAge, s.set.Policy.MaxConnectionAgeGrace, true)
 	}
 	if due&idle.DuePreface != 0 && s.phase() < drain.Closing {
 		act |= s.prefaceTimedOut(now)
@@ -267,7 +264,7 @@ func (s *Supervisor) run(act drain.Action) {
 		return
 	}
 	s.mu.Lock()
-	var reason string
+	var reason Reason
 	var data [8]byte
 	if s.dr != nil {
 		reason, data = s.dr.reason, s.dr.noticePing
@@ -278,17 +275,17 @@ func (s *Supervisor) run(act drain.Action) {
 	}
 	s.mu.Unlock()
 	if act&drain.InjectNotice != 0 {
-		s.debug("http2 drain: GOAWAY(2147483647) and PING queued", zap.String("reason", reason))
-		notice := frame.AppendGoAway(make([]byte, 0, 2*frame.HeaderLen+16+len(reason)), frame.MaxStreamID, frame.ErrCodeNo, reason)
+		s.debug("http2 drain: GOAWAY(2147483647) and PING queued", zap.String("reason", string(reason)))
+		notice := frame.AppendGoAway(make([]byte, 0, 2*frame.HeaderLen+16+len(reason)), frame.MaxStreamID, frame.ErrCodeNo, string(reason))
 		notice = frame.AppendPing(notice, false, data)
 		s.conn.postNotice(notice)
 	}
 	if act&drain.FinalGoAway != 0 {
-		s.debug("http2 drain: final GOAWAY requested", zap.String("reason", reason))
-		s.goAway()
+		s.debug("http2 drain: final GOAWAY requested", zap.String("reason", string(reason)))
+		s.conn.afterDelivered(s.goAway) // once the server has taken in every stream the tap gave it
 	}
 	if act&drain.HalfClose != 0 {
-		s.debug("http2 connection: FIN after the last GOAWAY", zap.String("reason", reason))
+		s.debug("http2 connection: FIN after the last GOAWAY", zap.String("reason", string(reason)))
 		s.conn.postShut()
 	}
 	switch {
@@ -316,10 +313,10 @@ func (s *Supervisor) connGone() {
 	if r.Reason == "" && !s.serverPingAt.IsZero() && now.Sub(s.serverPingAt) >= s.set.Policy.KeepaliveTimeoutOrDefault() {
 		// The HTTP/2 server closes a connection whose keepalive PING went
 		// unanswered for its PingTimeout.
-		r.Reason = idle.ReasonKeepaliveTimeout
+		r.Reason = ReasonKeepaliveTimeout
 	}
 	if r.Reason == "" {
-		r.Reason = idle.ReasonClosed
+		r.Reason = ReasonClosed
 	}
 	if s.dr == nil {
 		r.Timeline.Closed = now // the sequence, had it existed, would say so

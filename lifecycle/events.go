@@ -77,6 +77,7 @@ type owner interface {
 // served.
 type tapConfig struct {
 	sawPreface bool   // the client preface was read before the handover
+	upgraded   bool   // an h2c Upgrade: stream 1 is open without a HEADERS frame
 	advertise  uint32 // the stream limit the tap advertises and enforces; 0: none
 	blocks     bool   // report incomplete header blocks (HeaderTimeout)
 	pings      bool   // report client PINGs and whether data was sent in between (ping enforcement)

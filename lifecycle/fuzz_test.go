@@ -307,7 +307,7 @@ func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 		p.step(p.next() % numOps)
 		synctest.Wait() // the tap's and the timers' goroutines settle
 		if p.abortAt < 0 {
-			if r := sup.Snapshot().Reason; r == idle.ReasonHeaderTimeout || r == idle.ReasonTooManyPings {
+			if r := sup.Snapshot().Reason; r == ReasonHeaderTimeout || r == ReasonTooManyPings {
 				p.abortAt = p.written
 			}
 		}
@@ -348,7 +348,7 @@ func (p *fuzzProgram) step(op byte) {
 	case op == opRead:
 		p.read(p.next() % numIn)
 	case op == opDrain:
-		reasons := [...]string{"shutdown", "idle", "max_age", "requested"}
+		reasons := [...]Reason{ReasonShutdown, ReasonIdle, ReasonMaxAge, ReasonRequested}
 		graces := [...]time.Duration{0, 10 * time.Millisecond, time.Second, 5 * time.Second}
 		r, g := p.next(), p.next()
 		active := p.sup.Snapshot().State == drain.Active.String()
@@ -890,7 +890,7 @@ func (p *fuzzProgram) checkInbound() {
 	ours := uint32(frame.MaxStreamID)
 	for _, f := range parseFrames(wire) {
 		if f.complete && f.Type == frame.TypeGoAway && len(f.payload) >= 8 {
-			if r := string(f.payload[8:]); r == idle.ReasonHeaderTimeout || r == idle.ReasonTooManyPings {
+			if r := Reason(f.payload[8:]); r == ReasonHeaderTimeout || r == ReasonTooManyPings {
 				ours = min(ours, f.goAwayLast())
 			}
 		}
@@ -1275,8 +1275,8 @@ func TestAbortGoAwayAfterServerGoAway(t *testing.T) {
 	}, nil)
 	synctest.Test(t, func(t *testing.T) {
 		p := runFuzzProgram(t, prog) // fails the test if the GOAWAYs go up
-		if r := p.sup.Report(); r.Reason != idle.ReasonTooManyPings {
-			t.Errorf("reason %q, want %q: the program did not reach the abort%s", r.Reason, idle.ReasonTooManyPings, p.trace())
+		if r := p.sup.Report(); r.Reason != ReasonTooManyPings {
+			t.Errorf("reason %q, want %q: the program did not reach the abort%s", r.Reason, ReasonTooManyPings, p.trace())
 		}
 	})
 }

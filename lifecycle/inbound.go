@@ -11,6 +11,9 @@ import "github.com/h2lifecycle/h2lifecycle/internal/frame"
 // Read reads from the connection and observes the frames that end in what
 // it read.
 func (c *conn) Read(p []byte) (int, error) {
+	if c.behind.Load() {
+		c.caughtUp()
+	}
 	if c.pend != nil || c.cut.Load() {
 		return c.readSlow(p)
 	}
@@ -309,6 +312,37 @@ func (c *conn) decide(id uint32, limit bool) headers {
 	return h
 }
 
+// The server takes in the frames the tap gives it one at a time: its reader
+// reads a frame, hands it to the serve loop, and reads the next only once
+// the loop has processed it (x/net's readFrames gate; pinned by
+// internal/conformance). So when the server calls Read again after a
+// stream's header block, it has taken the stream in, and its GOAWAY names
+// it. The final GOAWAY of a drain waits for that (afterDelivered): the
+// serve loop picks between a frame read and the shutdown message at random,
+// and under load a stream read before the request could otherwise land
+// above the GOAWAY's last-stream-id, unprocessed.
+
+// caughtUp notes that the server came back for more: it has taken in every
+// stream given to it.
+func (c *conn) caughtUp() {
+	c.behind.Store(false)
+	if f := c.onCaught.Swap(nil); f != nil {
+		(*f)()
+	}
+}
+
+// afterDelivered runs f once the server has taken in every stream the tap
+// has given it: at once if it has, or on the server's reading goroutine
+// when it comes back for its next frame. f runs once.
+func (c *conn) afterDelivered(f func()) {
+	c.onCaught.Store(&f)
+	if !c.behind.Load() {
+		if g := c.onCaught.Swap(nil); g != nil {
+			(*g)()
+		}
+	}
+}
+
 // opened reports the end of a new stream's header block.
 func (c *conn) opened(id uint32, endStream, refused bool) verdict {
 	if refused {
@@ -317,5 +351,9 @@ func (c *conn) opened(id uint32, endStream, refused bool) verdict {
 		// after: the same count decides here, when the block ends.
 		return c.own.tapEvent(&event{kind: evStreamRefused, stream: id, flag: c.unacked.Load() > 0})
 	}
-	return c.own.tapEvent(&event{kind: evStreamOpened, stream: id, flag: endStream})
+	v := c.own.tapEvent(&event{kind: evStreamOpened, stream: id, flag: endStream})
+	if v&vCut == 0 {
+		c.behind.Store(true) // the server is given the block's end now
+	}
+	return v
 }

@@ -67,10 +67,10 @@ func TestEventsAfterCloseWithoutDrain(t *testing.T) {
 	s.run(s.tapEventAct(&event{kind: evServerEnd, stream: 1})) // the server's END_STREAM, written after the close
 	s.Drain("late", 0)
 	r := s.Report()
-	if r.Reason != idle.ReasonClosed || r.Drained || r.Timeline.Closed.IsZero() {
+	if r.Reason != ReasonClosed || r.Drained || r.Timeline.Closed.IsZero() {
 		t.Errorf("report: reason %q, drained %v, closed at %v", r.Reason, r.Drained, r.Timeline.Closed)
 	}
-	if snap := s.Snapshot(); snap.State != "closed" || snap.Reason != idle.ReasonClosed {
+	if snap := s.Snapshot(); snap.State != "closed" || snap.Reason != ReasonClosed {
 		t.Errorf("snapshot: state %q, reason %q", snap.State, snap.Reason)
 	}
 }

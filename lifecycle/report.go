@@ -16,7 +16,7 @@ type Snapshot struct {
 	ID            uint64
 	Remote        string
 	State         string // active, draining(notice), draining(final), closing, closed
-	Reason        string // why it is ending, once it is
+	Reason        Reason // why it is ending, once it is
 	Age           time.Duration
 	OpenStreams   int
 	StreamsOpened uint64
@@ -31,7 +31,7 @@ func (s Snapshot) MarshalJSON() ([]byte, error) {
 		ID            uint64 `json:"id"`
 		Remote        string `json:"remote"`
 		State         string `json:"state"`
-		Reason        string `json:"reason,omitempty"`
+		Reason        Reason `json:"reason,omitempty"`
 		Age           string `json:"age"`
 		OpenStreams   int    `json:"open_streams"`
 		StreamsOpened uint64 `json:"streams_opened"`
@@ -66,10 +66,7 @@ func (s *Supervisor) Snapshot() Snapshot {
 // lastStreamID is the last client stream the server processed: the id of
 // its GOAWAY once sent, else the highest opened. Call with mu held.
 func (s *Supervisor) lastStreamID() uint32 {
-	if s.goneAway {
-		return s.goAwayLast
-	}
-	return s.peerMax
+	return min(s.peerMax, s.goAwayLast)
 }
 
 // Report is what happened to a connection, final once it is closed.
@@ -79,7 +76,7 @@ type Report struct {
 	// Reason is why the connection ended: a drain reason ("idle",
 	// "shutdown", ...), "peer_goaway", "server_goaway", "protocol_error",
 	// or "peer_closed" when the peer closed it without a drain.
-	Reason string
+	Reason Reason
 	// Drained says the connection ended with a drain: ours, or the server's
 	// own graceful GOAWAY. Aborted says it ended with an error GOAWAY
 	// (protocol_error, too_many_pings, header_timeout): no drain.
@@ -155,7 +152,7 @@ func (s *Supervisor) logReport(r *Report) {
 	fields := []zap.Field{
 		zap.Uint64("conn", r.ID),
 		zap.String("remote", r.Remote),
-		zap.String("reason", r.Reason),
+		zap.String("reason", string(r.Reason)),
 		zap.Uint32("last_stream_id", r.LastStreamID),
 		zap.Uint64("streams_completed", r.StreamsCompleted),
 		zap.Int("streams_cut", len(r.StreamsCut)),
@@ -200,7 +197,7 @@ func (s *Supervisor) ID() uint64 { return s.id }
 
 // why is the reason the connection is ending or ended; empty while it is
 // not. Call with mu held.
-func (s *Supervisor) why() string {
+func (s *Supervisor) why() Reason {
 	if s.report != nil {
 		return s.report.Reason // set once closed
 	}

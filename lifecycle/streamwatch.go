@@ -19,7 +19,7 @@ import (
 // MaxStreamDuration alone allocates nothing per request: package server sets
 // it as the write timeout of the server that serves the connection, and
 // Supervisor.Handler adds one deferred call (TestHandlerCost).
-// StreamIdleTimeout needs to see activity, so WatchStreams wraps the
+// StreamIdleTimeout needs to see activity, so WrapStreams wraps the
 // handler's ResponseWriter and request Body.
 
 // ErrNoStream is returned by ExtendStream and LiftStreamLimits for a
@@ -93,13 +93,6 @@ type StreamOptions struct {
 }
 
 func (o StreamOptions) enabled() bool { return o.IdleTimeout > 0 || o.HoldHeaderFlush > 0 }
-
-// WatchStreams wraps h so that a stream whose request body is not read and
-// whose response is not written for idle is reset, and a stream that runs
-// past maxDuration is too. It is WrapStreams with only those options.
-func WatchStreams(h http.Handler, idle, maxDuration time.Duration) http.Handler {
-	return WrapStreams(h, StreamOptions{IdleTimeout: idle, MaxDuration: maxDuration})
-}
 
 // WrapStreams wraps h with the per-stream behaviours of o; with none
 // enabled it returns h. Handlers keep every optional interface of the

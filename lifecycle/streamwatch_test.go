@@ -14,9 +14,9 @@ type wrapper struct{ http.ResponseWriter }
 
 func (w wrapper) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func TestWatchStreamsKeepsInterfaces(t *testing.T) {
+func TestWrapStreamsKeepsInterfaces(t *testing.T) {
 	var seen http.ResponseWriter
-	h := WatchStreams(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = w }), time.Second, 0)
+	h := WrapStreams(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = w }), StreamOptions{IdleTimeout: time.Second})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if _, ok := seen.(http.Flusher); !ok {
@@ -36,10 +36,10 @@ func TestWatchStreamsKeepsInterfaces(t *testing.T) {
 	}
 }
 
-func TestWatchStreamsOffIsTheHandler(t *testing.T) {
+func TestWrapStreamsOffIsTheHandler(t *testing.T) {
 	h := http.NotFoundHandler()
-	if got := WatchStreams(h, 0, time.Minute); got == nil || findWatch(httptest.NewRecorder()) != nil {
-		t.Fatal("WatchStreams with no idle timeout")
+	if got := WrapStreams(h, StreamOptions{MaxDuration: time.Minute}); got == nil || findWatch(httptest.NewRecorder()) != nil {
+		t.Fatal("WrapStreams with no idle timeout")
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/idle"
+	"github.com/h2lifecycle/h2lifecycle/internal/frame"
 	"github.com/h2lifecycle/h2lifecycle/ping"
 )
 
@@ -87,7 +88,7 @@ type Supervisor struct {
 	serverPingAt time.Time      // zero if none is outstanding
 	streams      streamSet
 	marks        *streamMarks // streams whose reset code is special (resetcodes.go); nil if none
-	goAwayLast   uint32       // last-stream-id of the server's GOAWAY, once goneAway
+	goAwayLast   uint32       // the lowest last-stream-id of the server's GOAWAYs; MaxStreamID before the first
 	peerMax      uint32       // highest client stream id processed
 	blockStream  uint32       // the stream of the incomplete header block (HeaderTimeout)
 	refused      uint32
@@ -104,7 +105,6 @@ type Supervisor struct {
 	keepResetCodes  bool // a panic could not be placed: deadline resets stay INTERNAL_ERROR
 	serverIdle      bool // the server's own view (http.ConnState)
 	busy            bool // streams open, as last told to the sequence and the clock
-	goneAway        bool // the server wrote a GOAWAY
 	aborted         bool // ended by an error GOAWAY (ours or the server's), not a drain
 	cutIn           bool // ended by an error GOAWAY of ours: the tap gives the server nothing more
 	closed          bool
@@ -129,6 +129,7 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 		metrics:    o.metrics,
 		clock:      o.clock,
 		serverIdle: true,
+		goAwayLast: frame.MaxStreamID,
 	}
 	s.created = s.clock.Now()
 	limit := cfg.AdvertiseMaxStreams
@@ -138,6 +139,7 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	p := &set.Policy
 	s.conn.init(nc, s, tapConfig{
 		sawPreface: cfg.SawClientPreface,
+		upgraded:   cfg.Upgraded,
 		advertise:  limit,
 		blocks:     p.HeaderTimeout > 0,
 		pings:      p.PingMinInterval > 0,
@@ -149,7 +151,7 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	if cfg.Upgraded {
 		// RFC 9113 §3.1 (RFC 7540 §3.2): the upgrade request is stream 1,
 		// half-closed from the client; it never appears as HEADERS.
-		s.conn.inMax, s.peerMax = 1, 1
+		s.peerMax = 1
 		s.streams.add(1, true)
 		s.opened = 1
 	}
@@ -164,57 +166,6 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 		s.metrics.ConnOpened()
 	}
 	return s, nil
-}
-
-// settings are the parts of Config that the connections of a server share.
-type settings struct {
-	Policy idle.Policy
-	Drain  drain.Config
-}
-
-func (v settings) validate() error {
-	if err := v.Policy.Validate(); err != nil {
-		return err
-	}
-	return v.Drain.Validate()
-}
-
-// interned holds one copy of each settings value seen, so that 10,000
-// connections of a server point to one (bench/memory). It keeps at most
-// maxInterned values, for the life of the process; past that, a
-// supervisor gets a copy of its own.
-var interned struct {
-	sync.Mutex
-	m map[settings]*settings
-}
-
-const maxInterned = 32
-
-// intern returns the shared copy of v, validating v the first time it is
-// seen: a server's connections check their settings once.
-func intern(v settings) (*settings, error) {
-	interned.Lock()
-	p, ok := interned.m[v]
-	interned.Unlock()
-	if ok {
-		return p, nil
-	}
-	if err := v.validate(); err != nil {
-		return nil, err
-	}
-	p = &v
-	interned.Lock()
-	defer interned.Unlock()
-	if q, ok := interned.m[v]; ok {
-		return q, nil // interned meanwhile
-	}
-	if len(interned.m) < maxInterned {
-		if interned.m == nil {
-			interned.m = make(map[settings]*settings)
-		}
-		interned.m[v] = p
-	}
-	return p, nil
 }
 
 // Conn returns the connection to hand to the HTTP/2 server.
@@ -275,11 +226,10 @@ func (s *Supervisor) ConnState(st http.ConnState) {
 	s.run(act)
 }
 
-// Drain starts the two-phase drain for reason (a fixed, greppable string;
-// see package idle); it must end within grace (the configured grace when
-// grace <= 0). It returns at once; Done says when the connection is gone. A
-// second Drain only brings the deadline forward.
-func (s *Supervisor) Drain(reason string, grace time.Duration) {
+// Drain starts the two-phase drain for reason; it must end within grace
+// (the configured grace when grace <= 0). It returns at once; Done says when
+// the connection is gone. A second Drain only brings the deadline forward.
+func (s *Supervisor) Drain(reason Reason, grace time.Duration) {
 	s.mu.Lock()
 	act := s.startDrain(s.since(), reason, grace, true)
 	s.mu.Unlock()
@@ -287,10 +237,9 @@ func (s *Supervisor) Drain(reason string, grace time.Duration) {
 }
 
 // Close closes the connection at once, cutting the streams still open.
-func (s *Supervisor) Close() error {
+func (s *Supervisor) Close() {
 	s.mu.Lock()
 	act := s.drainState().seq.Handle(drain.CloseNow, s.clock.Now())
 	s.mu.Unlock()
 	s.run(act)
-	return nil
 }

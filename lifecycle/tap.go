@@ -52,6 +52,8 @@ type conn struct {
 	rbuf     []byte   // Read's buffer, kept here rather than live on Read's frame
 
 	cut      atomic.Bool  // give the server nothing more (our error GOAWAY)
+	behind   atomic.Bool  // the server may not have taken in the last stream given to it
+	onCaught atomic.Pointer[func()] // to run once it has (afterDelivered)
 	unacked  atomic.Int32 // the server's SETTINGS frames the client has not ACKed, its first included
 	dataSent atomic.Bool  // the server sent HEADERS or DATA since the client's last PING
 
@@ -89,6 +91,9 @@ func (c *conn) init(nc net.Conn, own owner, cfg tapConfig) {
 		c.in.ExpectPreface()
 	} else {
 		c.prefaced = true // the owner knows from the configuration
+	}
+	if cfg.upgraded {
+		c.inMax = 1
 	}
 }
 

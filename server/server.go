@@ -46,8 +46,8 @@ func (c Config) Validate() error {
 	if err := c.Policy.Validate(); err != nil {
 		return err
 	}
-	if c.HoldHeaderFlush < 0 {
-		return fmt.Errorf("server: hold_header_flush must be >= 0, got %v", c.HoldHeaderFlush)
+	if err := idle.NonNegative("server", "hold_header_flush", c.HoldHeaderFlush); err != nil {
+		return err
 	}
 	return c.Drain.Validate()
 }
@@ -341,7 +341,7 @@ func (s *Server) track(sup *lifecycle.Supervisor) {
 		// Accepted while the server drains (or before, and handed over
 		// late: a slow TLS handshake or h2c preface): end it the same clean
 		// way, by the same deadline.
-		sup.Drain(idle.ReasonShutdown, max(time.Until(deadline), time.Nanosecond))
+		sup.Drain(lifecycle.ReasonShutdown, max(time.Until(deadline), time.Nanosecond))
 	}
 }
 
@@ -372,8 +372,12 @@ func (s *Server) drainAll(grace time.Duration, shutdown bool) []*lifecycle.Super
 		sups = append(sups, sup)
 	}
 	s.mu.Unlock()
+	reason := lifecycle.ReasonRequested // Server.Drain: a rotation, the server stays
+	if shutdown {
+		reason = lifecycle.ReasonShutdown
+	}
 	for _, sup := range sups {
-		sup.Drain(idle.ReasonShutdown, grace)
+		sup.Drain(reason, grace)
 	}
 	return sups
 }

@@ -44,20 +44,29 @@ type ShutdownPlan struct {
 	TerminationBudget time.Duration
 }
 
-// Validate reports the first setting out of range.
-func (p ShutdownPlan) Validate(defaultGrace time.Duration) error {
-	grace := p.grace(defaultGrace)
-	switch {
-	case p.DeregistrationDelay < 0:
-		return fmt.Errorf("server: deregistration_delay must be >= 0, got %v", p.DeregistrationDelay)
-	case p.Spread < 0:
-		return fmt.Errorf("server: spread must be >= 0, got %v", p.Spread)
-	case p.Grace < 0:
-		return fmt.Errorf("server: grace must be >= 0, got %v", p.Grace)
-	case p.TerminationBudget < 0:
-		return fmt.Errorf("server: termination_budget must be >= 0, got %v", p.TerminationBudget)
-	case p.Spread >= grace:
-		return fmt.Errorf("server: spread must be below the grace (%v), got %v", grace, p.Spread)
+// Validate reports the first setting out of range, as an
+// *idle.SettingError. A plan without a Grace of its own takes the server's
+// drain grace, so RunShutdown also checks Spread against that.
+func (p ShutdownPlan) Validate() error {
+	for _, f := range [...]struct {
+		name string
+		v    time.Duration
+	}{{"deregistration_delay", p.DeregistrationDelay}, {"spread", p.Spread}, {"grace", p.Grace}, {"termination_budget", p.TerminationBudget}} {
+		if err := idle.NonNegative("server", f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if p.Grace > 0 {
+		return p.checkSpread(p.Grace)
+	}
+	return nil
+}
+
+// checkSpread reports a Spread that does not end before the grace deadline.
+func (p ShutdownPlan) checkSpread(grace time.Duration) error {
+	if p.Spread >= grace {
+		return &idle.SettingError{Section: "server", Field: "spread", Value: p.Spread.String(),
+			Want: fmt.Sprintf("below the grace (%v)", grace)}
 	}
 	return nil
 }
@@ -119,20 +128,28 @@ func (s *Server) ReadinessHandler() http.Handler {
 	})
 }
 
-// ErrForced is returned by RunShutdown when force (a second signal) cut the
-// shutdown short.
+// ErrForced is the cause of the end of a shutdown that a second signal cut
+// short (ShutdownOnSignal).
 var ErrForced = errors.New("server: shutdown forced")
 
 // RunShutdown runs the whole shutdown now: readiness off, the
 // deregistration delay, the HTTP/1.1 side shut down (keep-alives off, idle
 // connections closed, listeners closed) while every HTTP/2 connection
 // drains two-phase, spread over the plan's window, until the grace
-// deadline; then it closes what is left. A receive on force, or ctx ending,
-// closes everything at once and returns ErrForced or ctx.Err(). The report
-// says what happened either way.
-func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-chan struct{}) (ShutdownReport, error) {
+// deadline; then it closes what is left. ctx ending is the force: it closes
+// everything at once, and RunShutdown returns context.Cause(ctx) (ErrForced
+// for ShutdownOnSignal's second signal). The report says what happened
+// either way.
+//
+// A program that may receive SIGTERM before it calls ShutdownOnSignal (as
+// soon as it announces its address) registers its own signal channel early,
+// and calls RunShutdown on the first signal with a ctx the second cancels.
+func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan) (ShutdownReport, error) {
 	grace := plan.grace(s.cfg.Drain.GraceOrDefault())
-	if err := plan.Validate(grace); err != nil {
+	if err := plan.Validate(); err != nil {
+		return ShutdownReport{}, err
+	}
+	if err := plan.checkSpread(grace); err != nil {
 		return ShutdownReport{}, err
 	}
 	rep := ShutdownReport{Begin: time.Now()}
@@ -158,12 +175,9 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
-		case <-force:
-			t.Stop()
-			return stop(ErrForced)
 		case <-ctx.Done():
 			t.Stop()
-			return stop(ctx.Err())
+			return stop(context.Cause(ctx))
 		}
 	}
 	rep.Deregistration = time.Since(rep.Begin)
@@ -196,33 +210,18 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 			t := time.NewTimer(time.Until(at))
 			select {
 			case <-t.C:
-			case <-force:
-				t.Stop()
-				return stop(ErrForced)
 			case <-ctx.Done():
 				t.Stop()
-				return stop(ctx.Err())
+				return stop(context.Cause(ctx))
 			}
 		}
-		sup.Drain(idle.ReasonShutdown, time.Until(deadline))
+		sup.Drain(lifecycle.ReasonShutdown, time.Until(deadline))
 	}
 
 	// Every HTTP/2 connection ends by the deadline: the supervisors cut
 	// what is left then. Wait for them, and for the HTTP/1.1 side.
-	waitCtx, waitCancel := context.WithCancel(ctx)
-	defer waitCancel()
-	go func() {
-		select {
-		case <-force:
-			waitCancel()
-		case <-waitCtx.Done():
-		}
-	}()
-	if err := s.waitAll(waitCtx); err != nil {
-		if ctx.Err() != nil {
-			return stop(ctx.Err())
-		}
-		return stop(ErrForced)
+	if err := s.waitAll(ctx); err != nil {
+		return stop(context.Cause(ctx))
 	}
 	// The drain ends with the last HTTP/2 connection. http.Server.Shutdown
 	// notices that on its next poll (up to half a second later), and waits
@@ -233,10 +232,8 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 		if err != nil {
 			s.hs.Close() // HTTP/1.1 requests still running at the deadline
 		}
-	case <-force:
-		return stop(ErrForced)
 	case <-ctx.Done():
-		return stop(ctx.Err())
+		return stop(context.Cause(ctx))
 	}
 	s.finishCollect(&rep)
 	s.log.Info("shut down", zap.Int("connections", rep.Connections), zap.Int("drained", rep.Drained),
@@ -247,38 +244,37 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan, force <-cha
 }
 
 // ShutdownOnSignal waits for SIGTERM or SIGINT, or for ctx to end, then runs
-// RunShutdown; a second signal forces the close. It starts listening for
-// the signals when called: a program that may receive SIGTERM before (as
-// soon as it announces its address) registers its own channel early with
-// signal.Notify and calls ShutdownOn. Do not pass a ctx that the same
-// signals cancel: the first signal would also count as the second.
+// RunShutdown; a second signal forces the close (RunShutdown returns
+// ErrForced). It starts listening for the signals when called (see
+// RunShutdown for a program that must listen earlier). Do not pass a ctx
+// that the same signals cancel: the first signal would also count as the
+// second.
 func (s *Server) ShutdownOnSignal(ctx context.Context, plan ShutdownPlan) (ShutdownReport, error) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
 	defer signal.Stop(sigs)
-	return s.ShutdownOn(ctx, plan, sigs)
+	return s.shutdownOn(ctx, plan, sigs)
 }
 
-// ShutdownOn is ShutdownOnSignal with the signals coming from sigs: the
+// shutdownOn is ShutdownOnSignal with the signals coming from sigs: the
 // first (or ctx ending) starts the shutdown, the next forces it.
-func (s *Server) ShutdownOn(ctx context.Context, plan ShutdownPlan, sigs <-chan os.Signal) (ShutdownReport, error) {
+func (s *Server) shutdownOn(ctx context.Context, plan ShutdownPlan, sigs <-chan os.Signal) (ShutdownReport, error) {
 	select {
 	case sig := <-sigs:
 		s.log.Info("signal received", zap.Stringer("signal", sig))
 	case <-ctx.Done():
 	}
-	force := make(chan struct{})
-	done := make(chan struct{})
-	defer close(done)
+	force, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	go func() {
 		select {
 		case sig := <-sigs:
 			s.log.Warn("second signal: closing everything", zap.Stringer("signal", sig))
-			close(force)
-		case <-done:
+			cancel(ErrForced)
+		case <-force.Done():
 		}
 	}()
-	return s.RunShutdown(context.Background(), plan, force)
+	return s.RunShutdown(force, plan)
 }
 
 func (s *Server) startCollect() {

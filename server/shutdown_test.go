@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/net/http2"
 
+	"github.com/h2lifecycle/h2lifecycle/idle"
 	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/lifecycle"
 	"github.com/h2lifecycle/h2lifecycle/server"
@@ -152,7 +152,7 @@ func TestRunShutdown(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			rep, err := m.srv.RunShutdown(context.Background(), plan, nil)
+			rep, err := m.srv.RunShutdown(context.Background(), plan)
 			done <- result{rep, err}
 		}()
 		synctest.Wait()
@@ -213,7 +213,8 @@ func TestRunShutdown(t *testing.T) {
 	})
 }
 
-// TestRunShutdownForced: a receive on force closes everything at once.
+// TestRunShutdownForced: ctx ending closes everything at once, and
+// RunShutdown returns its cause.
 func TestRunShutdownForced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
@@ -222,19 +223,19 @@ func TestRunShutdownForced(t *testing.T) {
 		c.Handshake()
 		c.WriteHeaders(1, true)
 		c.Sync()
-		force := make(chan struct{})
+		force, cancel := context.WithCancelCause(context.Background())
 		done := make(chan error, 1)
 		var rep server.ShutdownReport
 		go func() {
 			var err error
-			rep, err = m.srv.RunShutdown(context.Background(), server.ShutdownPlan{Grace: time.Hour}, force)
+			rep, err = m.srv.RunShutdown(force, server.ShutdownPlan{Grace: time.Hour})
 			done <- err
 		}()
 		synctest.Wait() // RunShutdown is draining, held by the stream
 		if len(done) != 0 {
 			t.Fatal("RunShutdown returned before the force")
 		}
-		close(force)
+		cancel(server.ErrForced)
 		if err := <-done; !errors.Is(err, server.ErrForced) {
 			t.Fatalf("RunShutdown = %v, want ErrForced", err)
 		}
@@ -251,7 +252,7 @@ func TestShutdownPlanBudgetWarning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := startMem(t, server.Config{}, http.NotFoundHandler())
 		plan := server.ShutdownPlan{DeregistrationDelay: 15 * time.Second, Grace: 20 * time.Second, TerminationBudget: 30 * time.Second}
-		if _, err := m.srv.RunShutdown(context.Background(), plan, nil); err != nil {
+		if _, err := m.srv.RunShutdown(context.Background(), plan); err != nil {
 			t.Fatal(err)
 		}
 		w := m.logs.FilterMessageSnippet("termination budget").All()
@@ -267,14 +268,27 @@ func TestShutdownPlanValidate(t *testing.T) {
 		p    server.ShutdownPlan
 		want string
 	}{
-		{server.ShutdownPlan{DeregistrationDelay: -1}, "deregistration_delay must be >= 0"},
-		{server.ShutdownPlan{Spread: time.Minute}, "spread must be below the grace (30s), got 1m0s"},
-		{server.ShutdownPlan{Grace: -time.Second}, "grace must be >= 0, got -1s"},
+		{server.ShutdownPlan{DeregistrationDelay: -1}, "server: deregistration_delay must be >= 0, got -1ns"},
+		{server.ShutdownPlan{Spread: 2 * time.Minute, Grace: time.Minute}, "server: spread must be below the grace (1m0s), got 2m0s"},
+		{server.ShutdownPlan{Grace: -time.Second}, "server: grace must be >= 0, got -1s"},
 	} {
-		if err := tc.p.Validate(30 * time.Second); err == nil || !strings.Contains(err.Error(), tc.want) {
+		err := tc.p.Validate()
+		var se *idle.SettingError
+		if err == nil || err.Error() != tc.want || !errors.As(err, &se) {
 			t.Errorf("%+v: %v, want %q", tc.p, err, tc.want)
 		}
 	}
+	// Without a Grace of its own a plan takes the server's: RunShutdown
+	// checks the spread against it.
+	synctest.Test(t, func(t *testing.T) {
+		m := startMem(t, server.Config{}, http.NotFoundHandler())
+		_, err := m.srv.RunShutdown(context.Background(), server.ShutdownPlan{Spread: time.Minute})
+		if err == nil || err.Error() != "server: spread must be below the grace (30s), got 1m0s" {
+			t.Errorf("RunShutdown: %v", err)
+		}
+		m.srv.Close()
+		<-m.served
+	})
 }
 
 // fakeMetrics records the hook calls.
@@ -319,7 +333,7 @@ func TestMetricsHooks(t *testing.T) {
 			t.Fatalf("opened %d, closed %d", fm.opened, len(fm.reports))
 		}
 		for _, r := range fm.reports {
-			if r.Reason != "shutdown" || !r.Drained || r.StreamsCompleted != 1 || r.Timeline.Closed.IsZero() {
+			if r.Reason != lifecycle.ReasonRequested || !r.Drained || r.StreamsCompleted != 1 || r.Timeline.Closed.IsZero() {
 				t.Errorf("report %+v", r)
 			}
 		}

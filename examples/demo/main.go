@@ -176,7 +176,7 @@ func drawTimeline(ctx context.Context, out io.Writer, o options) error {
 		return ctx.Err()
 	}
 	load.ShutdownBegan()
-	rep, err := srv.Supervised.RunShutdown(ctx, server.ShutdownPlan{Spread: o.spread, Grace: timelineGrace}, nil)
+	rep, err := srv.Supervised.RunShutdown(ctx, server.ShutdownPlan{Spread: o.spread, Grace: timelineGrace})
 	if err != nil {
 		return err
 	}

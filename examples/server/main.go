@@ -148,7 +148,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	case c.handlerDelay < 0:
 		return c, fmt.Errorf("-handler-delay must be >= 0, got %v", c.handlerDelay)
 	}
-	if err := c.plan.Validate(c.plan.Grace); err != nil {
+	if err := c.plan.Validate(); err != nil {
 		return c, err
 	}
 	return c, c.policy.Validate()
@@ -274,21 +274,21 @@ func run(sigs <-chan os.Signal, args []string, stdout, stderr io.Writer) error {
 	case sig := <-sigs:
 		log.Info("signal received", zap.Stringer("signal", sig))
 	}
-	force := make(chan struct{})
-	done := make(chan struct{})
-	defer close(done)
+	force, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	go func() {
 		select {
 		case sig := <-sigs:
 			log.Warn("second signal: closing everything", zap.Stringer("signal", sig))
-			close(force)
-		case <-done:
+			cancel(server.ErrForced)
+		case <-force.Done():
 		}
 	}()
 
 	// Readiness off, the deregistration delay, then the listener closed and
-	// every connection drained two-phase, spread, within the grace.
-	rep, err := h2.RunShutdown(context.Background(), plan, force)
+	// every connection drained two-phase, spread, within the grace; the
+	// second signal ends force, which closes everything at once.
+	rep, err := h2.RunShutdown(force, plan)
 	if cfg.timeline != "" {
 		if terr := writeTimeline(cfg.timeline, rep); terr != nil {
 			log.Error("writing the timeline", zap.String("file", cfg.timeline), zap.Error(terr))

@@ -283,9 +283,9 @@ func (p *picture) axis(w *svgWriter, top, rowsTop, rowsBottom float64) {
 func (p *picture) row(w *svgWriter, r *lifecycle.Report, top float64) {
 	tl := &r.Timeline
 	cy := top + rowHeight/2
-	w.f(`<g class="row" data-conn="%d" data-reason="%s">`+"\n", r.ID, esc(r.Reason))
+	w.f(`<g class="row" data-conn="%d" data-reason="%s">`+"\n", r.ID, esc(string(r.Reason)))
 	w.f(`<title>%s</title>`+"\n", esc(tooltip(r)))
-	reason := r.Reason
+	reason := string(r.Reason)
 	if reason == "" {
 		reason = "?"
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
-	"github.com/h2lifecycle/h2lifecycle/idle"
 	"github.com/h2lifecycle/h2lifecycle/lifecycle"
 )
 
@@ -33,7 +32,7 @@ func drained(id uint64, startMS, rttMS, streamsMS float64) lifecycle.Report {
 	return lifecycle.Report{
 		ID:     id,
 		Remote: fmt.Sprintf("127.0.0.1:%d", 40000+id),
-		Reason: idle.ReasonShutdown,
+		Reason: lifecycle.ReasonShutdown,
 		Timeline: drain.Timeline{
 			Start:       at(startMS),
 			NoticeSent:  at(startMS + 0.05),
@@ -61,12 +60,12 @@ func sample() []lifecycle.Report {
 		rs = append(rs, drained(uint64(i+1), float64(i)*8, 0.4+0.1*float64(i), 0.5))
 	}
 	slow := drained(7, 10, 0.3, 95)
-	slow.Reason = idle.ReasonMaxAge
+	slow.Reason = lifecycle.ReasonMaxAge
 	rs = append(rs, slow)
 
 	late := drained(8, 30, 60, 1) // the ping timeout stands in for the ACK
 	late.PingTimedOut = true
-	late.Reason = idle.ReasonIdle
+	late.Reason = lifecycle.ReasonIdle
 	rs = append(rs, late)
 
 	cut := drained(9, 4, 0.5, 0)
@@ -77,11 +76,11 @@ func sample() []lifecycle.Report {
 	rs = append(rs, cut)
 
 	peer := drained(10, 50, 0.3, 2) // the peer's GOAWAY: no notice, no ACK
-	peer.Reason = idle.ReasonPeer
+	peer.Reason = lifecycle.ReasonPeer
 	peer.Timeline.NoticeSent, peer.Timeline.Ack = time.Time{}, time.Time{}
 	rs = append(rs, peer)
 
-	rs = append(rs, lifecycle.Report{ID: 11, Remote: "127.0.0.1:40011", Reason: idle.ReasonClosed,
+	rs = append(rs, lifecycle.Report{ID: 11, Remote: "127.0.0.1:40011", Reason: lifecycle.ReasonClosed,
 		Timeline: drain.Timeline{Closed: base.Add(70 * time.Millisecond)}})
 	// Out of order on purpose: SVG sorts.
 	rs[0], rs[5] = rs[5], rs[0]

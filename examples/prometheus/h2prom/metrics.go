@@ -5,7 +5,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/h2lifecycle/h2lifecycle/idle"
 	"github.com/h2lifecycle/h2lifecycle/lifecycle"
 )
 
@@ -48,10 +47,10 @@ var (
 
 // reasons are every reason a report can carry, exported at zero from the
 // start.
-var reasons = []string{
-	idle.ReasonIdle, idle.ReasonMaxAge, idle.ReasonMaxStreams, idle.ReasonHeaderTimeout,
-	idle.ReasonKeepaliveTimeout, idle.ReasonTooManyPings, idle.ReasonShutdown, idle.ReasonRequested,
-	idle.ReasonPeer, idle.ReasonServer, idle.ReasonError, idle.ReasonClosed,
+var reasons = []lifecycle.Reason{
+	lifecycle.ReasonIdle, lifecycle.ReasonMaxAge, lifecycle.ReasonMaxStreams, lifecycle.ReasonHeaderTimeout,
+	lifecycle.ReasonKeepaliveTimeout, lifecycle.ReasonTooManyPings, lifecycle.ReasonShutdown, lifecycle.ReasonRequested,
+	lifecycle.ReasonPeer, lifecycle.ReasonServer, lifecycle.ReasonError, lifecycle.ReasonClosed,
 }
 
 // unknownReason stands for an empty reason, which the core does not produce
@@ -146,8 +145,8 @@ func New(o Options) *Metrics {
 			"Streams still open when their connection closed: reset at the grace deadline, or lost with the connection."),
 	}
 	for _, r := range reasons {
-		m.cxDestroy.WithLabelValues(r)
-		m.cxDrained.WithLabelValues(r)
+		m.cxDestroy.WithLabelValues(string(r))
+		m.cxDrained.WithLabelValues(string(r))
 	}
 	for _, p := range []string{phaseNotice, phaseSettle, phaseFinal, phaseClosing} {
 		m.drainPhase.WithLabelValues(p)
@@ -169,7 +168,7 @@ func (m *Metrics) ConnClosed(r *lifecycle.Report) {
 	if r == nil {
 		return
 	}
-	reason := r.Reason
+	reason := string(r.Reason)
 	if reason == "" {
 		reason = unknownReason
 	}

@@ -15,7 +15,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
-	"github.com/h2lifecycle/h2lifecycle/idle"
 	"github.com/h2lifecycle/h2lifecycle/lifecycle"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
@@ -140,10 +139,10 @@ h2lifecycle_downstream_rq_total 5
 	); err != nil {
 		t.Error(err)
 	}
-	if got := testutil.ToFloat64(m.cxDrained.WithLabelValues(idle.ReasonShutdown)); got != 2 {
+	if got := testutil.ToFloat64(m.cxDrained.WithLabelValues(string(lifecycle.ReasonShutdown))); got != 2 {
 		t.Errorf(`cx_drained_total{reason="shutdown"} = %v, want 2`, got)
 	}
-	if got := testutil.ToFloat64(m.cxDestroy.WithLabelValues(idle.ReasonShutdown)); got != 2 {
+	if got := testutil.ToFloat64(m.cxDestroy.WithLabelValues(string(lifecycle.ReasonShutdown))); got != 2 {
 		t.Errorf(`cx_destroy_total{reason="shutdown"} = %v, want 2`, got)
 	}
 	// What the Go client's reset and the server's completions were, the
@@ -228,11 +227,11 @@ func TestConnClosedFromReports(t *testing.T) {
 		m.ConnOpened()
 	}
 	m.ConnClosed(&lifecycle.Report{
-		Reason: idle.ReasonIdle, Drained: true, PingTimedOut: true, Age: time.Minute,
+		Reason: lifecycle.ReasonIdle, Drained: true, PingTimedOut: true, Age: time.Minute,
 		Timeline:      drain.Timeline{Start: ms(0), NoticeSent: ms(0), Ack: ms(1000), Final: ms(1000), StreamsDone: ms(1000), HalfClosed: ms(1000), Closed: ms(1001)},
 		StreamsOpened: 7, StreamsCompleted: 6, StreamsReset: 1,
 	})
-	m.ConnClosed(&lifecycle.Report{Reason: idle.ReasonClosed, RTT: 2 * time.Millisecond, Age: time.Second,
+	m.ConnClosed(&lifecycle.Report{Reason: lifecycle.ReasonClosed, RTT: 2 * time.Millisecond, Age: time.Second,
 		StreamsOpened: 3, StreamsCompleted: 1, StreamsCut: []uint32{5, 7}})
 	m.ConnClosed(&lifecycle.Report{Age: time.Second}) // no reason
 	m.ConnClosed(nil)                                 // tolerated: the gauge still goes down
