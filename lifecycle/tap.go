@@ -51,11 +51,11 @@ type conn struct {
 	pend     *pending // what the tap holds for the server, and a rewrite under way; nil if neither
 	rbuf     []byte   // Read's buffer, kept here rather than live on Read's frame
 
-	cut      atomic.Bool  // give the server nothing more (our error GOAWAY)
-	behind   atomic.Bool  // the server may not have taken in the last stream given to it
+	cut      atomic.Bool            // give the server nothing more (our error GOAWAY)
+	behind   atomic.Bool            // the server may not have taken in the last stream given to it
 	onCaught atomic.Pointer[func()] // to run once it has (afterDelivered)
-	unacked  atomic.Int32 // the server's SETTINGS frames the client has not ACKed, its first included
-	dataSent atomic.Bool  // the server sent HEADERS or DATA since the client's last PING
+	unacked  atomic.Int32           // the server's SETTINGS frames the client has not ACKed, its first included
+	dataSent atomic.Bool            // the server sent HEADERS or DATA since the client's last PING
 
 	// Work the owner posts for the write side (outbound.go). Only the
 	// server's own writes ever wait for wmu: whoever holds it carries the
