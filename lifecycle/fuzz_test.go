@@ -37,7 +37,7 @@ import (
 //   - at most one GOAWAY(2^31-1), always followed at once by our one PING;
 //     never inside a header block (RFC 9113 §4.3, §6.10), never before the
 //     server's first SETTINGS (§3.4), never after a GOAWAY of the server's
-//     (DESIGN rule 3);
+//     (DESIGN.md, rule 3);
 //   - a drain asked for is not lost: if the server's stream passed a safe
 //     point after the request and before the end, the notice is on the wire;
 //   - the supervisor reaches closed and Done is closed once the server

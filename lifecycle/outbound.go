@@ -28,8 +28,8 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	// The bookkeeping returns before the write: x/net writes from a fresh
 	// goroutine per flush, and a deeper stack during the write made the
-	// runtime grow that goroutine's stack on every flush (DESIGN.md, "the
-	// tap's rules").
+	// runtime grow that goroutine's stack on every flush (DESIGN.md, rule
+	// 7).
 	p = c.observeOut(p)
 	var n int
 	var err error

@@ -12,7 +12,7 @@ import (
 
 // connServer serves one supervised connection. On Go 1.26 it is x/net's
 // classic HTTP/2 server, one per connection, registered on the connection's
-// throwaway http.Server with ConfigureServer (DESIGN §3).
+// throwaway http.Server with ConfigureServer (DESIGN.md, fact 1).
 type connServer struct {
 	h2   *http2.Server
 	opts *http2.ServeConnOpts

@@ -16,7 +16,7 @@ import (
 // connServer serves one supervised connection. On Go 1.27 it is net/http's
 // own HTTP/2 server on the connection's throwaway http.Server, reached
 // through the hook x/net's ConfigureServer uses (package h2hook) without
-// x/net's per-connection wrapper (DESIGN §3 describes the x/net wiring this
+// x/net's per-connection wrapper (DESIGN.md, fact 1, describes the x/net wiring this
 // replaces; BENCHMARKS.md, Memory).
 type connServer struct {
 	serveFunc  h2hook.ServeFunc

@@ -258,7 +258,7 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 // http.Server that never serves, carrying the user's settings, with its own
 // HTTP/2 server, which serves the connection. Shutting it down makes exactly
 // this connection send GOAWAY(last processed stream) and refuse streams
-// above it (DESIGN §3). Its ConnState hook feeds *sup, set once the
+// above it (DESIGN.md, fact 1). Its ConnState hook feeds *sup, set once the
 // supervisor exists.
 func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, connServer, error) {
 	t := &http.Server{

@@ -34,7 +34,7 @@ func (l *stateLog) take() ([]http.ConnState, []net.Conn) {
 	return s, c
 }
 
-// Fact 2 (DESIGN §3 rule 8): the throwaway's ConnState reports the server's
+// Fact 2 (DESIGN.md, rule 8): the throwaway's ConnState reports the server's
 // own view of idleness: StateActive then StateIdle once the preface is read,
 // StateActive when the first stream opens, nothing while more streams come
 // and go, StateIdle when the last one closes; never StateNew or StateClosed

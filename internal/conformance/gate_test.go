@@ -46,7 +46,7 @@ func (c *gateConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Fact 13 (lifecycle's inbound.go): the server takes in the frames it reads
+// Fact 16 (DESIGN.md; lifecycle's inbound.go): the server takes in the frames it reads
 // one at a time: it reads the next frame only once its serve loop has
 // processed the last. So a shutdown asked for when the server comes back to
 // Read after a stream's HEADERS always names that stream in its GOAWAY,

@@ -15,7 +15,7 @@ import (
 // goAwayTimeout is x/net's linger between a finished GOAWAY and the close.
 const goAwayTimeout = time.Second
 
-// Fact 4 (DESIGN §2): after a NO_ERROR GOAWAY the server waits for open
+// Fact 4 (DESIGN.md): after a NO_ERROR GOAWAY the server waits for open
 // streams with no deadline of its own, and closes the connection
 // goAwayTimeout (1s) after the last stream ends. The supervisor must own the
 // grace deadline, and closes sooner than x/net would.
@@ -75,7 +75,7 @@ func TestGracefulGoAwayOnIdleConnection(t *testing.T) {
 	})
 }
 
-// Fact 5 (DESIGN §2, RFC 9113 §6.8): once in GOAWAY, frames of streams above
+// Fact 5 (DESIGN.md; RFC 9113 §6.8): once in GOAWAY, frames of streams above
 // the last stream id are discarded without a RST_STREAM or a response; DATA
 // on them still returns connection flow control (a WINDOW_UPDATE on stream 0,
 // batched until x/net's 4 KiB refresh threshold is reached); and the ignored HEADERS
@@ -147,7 +147,7 @@ func TestFramesAboveLastStreamIDDiscarded(t *testing.T) {
 	})
 }
 
-// Fact 6 (DESIGN §2): a client's GOAWAY, whatever its code, makes the server
+// Fact 6 (DESIGN.md): a client's GOAWAY, whatever its code, makes the server
 // start its own graceful shutdown: GOAWAY(max client stream id, NO_ERROR),
 // then the usual wait for streams and close. The supervisor must treat an
 // inbound GOAWAY as the start of x/net's drain.
@@ -177,7 +177,7 @@ func TestClientGoAwayStartsServerGoAway(t *testing.T) {
 	}
 }
 
-// Fact 14 and 8 (DESIGN §2, RFC 9113 §5.1, §5.4.1): a frame other than
+// Fact 14 and 8 (DESIGN.md; RFC 9113 §5.1, §5.4.1): a frame other than
 // HEADERS or PRIORITY on an idle stream is a connection error: GOAWAY with
 // PROTOCOL_ERROR, then the close goAwayTimeout later. Subtle: x/net raises
 // the GOAWAY's last stream id to the offending frame's stream id, so this

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// Fact 1 (DESIGN §3 "Phase 2"): with the chosen wiring, the throwaway's
+// Fact 1 (DESIGN.md): with the chosen wiring, the throwaway's
 // Shutdown makes exactly its connection send GOAWAY(last = its real max
 // client stream id, NO_ERROR), stop accepting streams above that id, and
 // returns without waiting for the connection. A second connection with its
@@ -80,7 +80,7 @@ func TestShutdownHandleDrainsOnlyItsConnection(t *testing.T) {
 	})
 }
 
-// Fact 1, DESIGN §3 table: whether the throwaway's Shutdown reaches the
+// Fact 1 (DESIGN.md): whether the throwaway's Shutdown reaches the
 // connection, for both wirings. On Go 1.27 a non-nil BaseConfig makes
 // ServeConn serve on a one-off copy of it, out of the throwaway's reach; on
 // Go 1.26 both wirings work. A change in either cell changes which wiring
@@ -103,11 +103,11 @@ func TestShutdownHandleByWiring(t *testing.T) {
 				want := handleWorks[w]
 				switch {
 				case want && ga == nil:
-					t.Fatalf("%s, %v: throwaway.Shutdown sent no GOAWAY; DESIGN's table says the handle works here: the supervisor's phase 2 would never happen", toolchainName, w)
+					t.Fatalf("%s, %v: throwaway.Shutdown sent no GOAWAY; DESIGN.md's fact 1 says the handle works here: the supervisor's phase 2 would never happen", toolchainName, w)
 				case want && (ga.last != 1 || ga.code != http2.ErrCodeNo):
 					t.Fatalf("%s, %v: GOAWAY(%d, %v), want GOAWAY(1, NO_ERROR)", toolchainName, w, ga.last, ga.code)
 				case !want && ga != nil:
-					t.Fatalf("%s, %v: throwaway.Shutdown sent GOAWAY(%d, %v); DESIGN's table says this wiring's handle is broken here: update the table and the chosen wiring", toolchainName, w, ga.last, ga.code)
+					t.Fatalf("%s, %v: throwaway.Shutdown sent GOAWAY(%d, %v); DESIGN.md's fact 1 says this wiring's handle is broken here: update the table and the chosen wiring", toolchainName, w, ga.last, ga.code)
 				}
 				if !want {
 					// Not drained: new streams are still served.

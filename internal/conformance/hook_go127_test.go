@@ -54,7 +54,7 @@ func (s hookSettings) HTTP2Config() http.HTTP2Config {
 
 func (s hookSettings) IdleTimeout() time.Duration { return s.h2.IdleTimeout }
 
-// Not in DESIGN, h2hook's own trimming: h2hook.Register leaves the throwaway
+// Not in DESIGN.md, h2hook's own trimming: h2hook.Register leaves the throwaway
 // without a TLS config and an ALPN table, with HTTP/1-only Protocols, and
 // net/http serves the connection without configuring HTTP/2 on it a second
 // time (which would cost each connection that setup twice: bench/memory

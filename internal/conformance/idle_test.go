@@ -9,7 +9,7 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// Fact 3 (DESIGN §3 "Mind ConfigureServer"): ConfigureServer copies
+// Fact 3 (DESIGN.md): ConfigureServer copies
 // http.Server.IdleTimeout, or failing that ReadTimeout, into a zero
 // http2.Server.IdleTimeout, and leaves a non-zero one alone.
 func TestConfigureServerCopiesIdleTimeout(t *testing.T) {
@@ -69,7 +69,7 @@ func TestCopiedIdleTimeoutSendsGoAway(t *testing.T) {
 // Fact 3: setting http2.Server.IdleTimeout = 0 after ConfigureServer turns
 // x/net's own idle close off, on both toolchains (on Go 1.27 net/http reads
 // it from the x/net Server at each use). The supervisor owns idleness; a
-// second, racy idle GOAWAY from x/net would lose requests (DESIGN §1).
+// second, racy idle GOAWAY from x/net would lose requests (DESIGN.md, section 1).
 func TestZeroIdleTimeoutAfterConfigureServerDisablesIdleGoAway(t *testing.T) {
 	for _, w := range wirings {
 		t.Run(w.String(), func(t *testing.T) {

@@ -82,7 +82,7 @@ func units(stream []byte) []int {
 	return u
 }
 
-// Fact 11, reads (DESIGN §3 rule 1): the server reads the 24-byte preface,
+// Fact 11, reads (DESIGN.md, rule 1): the server reads the 24-byte preface,
 // then each frame's 9-byte header and its payload, with Reads that never
 // ask for more than the rest of the current unit: no read-ahead buffer. The
 // tap can therefore see every inbound frame before the server acts on it,
@@ -149,7 +149,7 @@ func frameEnds(stream []byte) (ends map[int]bool, n int) {
 	return ends, n
 }
 
-// Fact 11, writes (DESIGN §3 rule 1): the server writes through a 4 KiB
+// Fact 11, writes (DESIGN.md, rule 1): the server writes through a 4 KiB
 // buffer, so when a large frame follows buffered bytes the buffer is filled
 // and flushed (a 4096-byte Write ending mid-frame) and the rest of the frame
 // goes out in a later Write. The tap must track outbound frames across

@@ -135,7 +135,7 @@ func startUserServer(t *testing.T, nextProto map[string]func(*http.Server, *tls.
 	return plain.Addr().String(), secure.Addr().String()
 }
 
-// Fact 12 (DESIGN §3 rules 5 and the server/ package): with Protocols
+// Fact 12 (DESIGN.md, rule 5; package server): with Protocols
 // allowing HTTP/1 and unencrypted HTTP/2 and user-installed
 // TLSNextProto["h2"] and ["unencrypted_http2"], net/http calls the hooks (on
 // Go 1.27 too: its "legacy TLSNextProto path", taken because net/http's own
@@ -209,7 +209,7 @@ func TestUnencryptedHookAloneIsBypassed(t *testing.T) {
 	}
 }
 
-// Fact 12 (DESIGN §3 server/): http.Server.Shutdown waits for TLSNextProto
+// Fact 12 (DESIGN.md; package server): http.Server.Shutdown waits for TLSNextProto
 // hooks to return: net/http counts the handed-over conn as active. So the
 // user's Shutdown drains supervised connections only if the supervisor's
 // hook returns when its connection is done.

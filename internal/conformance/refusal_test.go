@@ -21,7 +21,7 @@ func refusedHeaders(id uint32, endStream bool, block []byte) []byte {
 	return append(b, block...)
 }
 
-// Fact 12 (lifecycle's limit.go, RFC 9113 §5.3.1): a new stream whose
+// Fact 15 (DESIGN.md; lifecycle's limit.go, RFC 9113 §5.3.1): a new stream whose
 // HEADERS makes it depend on itself is reset with RST_STREAM(PROTOCOL_ERROR)
 // before a handler runs; the server decodes its header block all the same
 // (HPACK stays in step: a later request that names the refused block's

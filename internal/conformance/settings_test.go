@@ -9,7 +9,7 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// Fact 7 (DESIGN §3 rule 3, RFC 9113 §3.4): the server's first frame is
+// Fact 7 (DESIGN.md, rule 3; RFC 9113 §3.4): the server's first frame is
 // SETTINGS, written before it has read anything from the client, and it
 // always carries SETTINGS_MAX_CONCURRENT_STREAMS: 250 by default, else the
 // configured value; http.Server.HTTP2 takes precedence over http2.Server.
@@ -66,7 +66,7 @@ func TestFirstFrameIsSettingsWithMaxConcurrentStreams(t *testing.T) {
 	}
 }
 
-// Fact 10 (DESIGN §2, RFC 9113 §5.1.2): a HEADERS that exceeds the
+// Fact 10 (DESIGN.md; RFC 9113 §5.1.2): a HEADERS that exceeds the
 // advertised SETTINGS_MAX_CONCURRENT_STREAMS is refused with a stream error:
 // PROTOCOL_ERROR once the client has ACKed the server's SETTINGS,
 // REFUSED_STREAM before (the client may not have seen the limit yet). Only

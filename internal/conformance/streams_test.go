@@ -30,7 +30,7 @@ func expectServedCleanly(t *testing.T, c *clientT, id uint32, why string) {
 	}
 }
 
-// Fact 8 (DESIGN §2, RFC 9113 §5.1, §6.4, §6.9): WINDOW_UPDATE and
+// Fact 8 (DESIGN.md; RFC 9113 §5.1, §6.4, §6.9): WINDOW_UPDATE and
 // RST_STREAM on a closed stream are ignored: no GOAWAY, no RST_STREAM, and
 // the next request on the connection succeeds. Clients send both after
 // responses end (late window updates, cancellations racing completion), so
@@ -66,7 +66,7 @@ func TestClosedStreamFramesIgnored(t *testing.T) {
 
 // Fact 8 (RFC 9113 §5.1, §6.3): PRIORITY may name an idle stream; it neither
 // errors nor opens the stream, so a lower stream id can still be opened
-// afterwards. The tap must count only HEADERS as opening a stream (DESIGN §3
+// afterwards. The tap must count only HEADERS as opening a stream (DESIGN.md,
 // rule 5).
 func TestPriorityOnIdleStreamAllowed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -81,7 +81,7 @@ func TestPriorityOnIdleStreamAllowed(t *testing.T) {
 	})
 }
 
-// Fact 9 (DESIGN §2, golang/go#56317): a handler that flushes and returns
+// Fact 9 (DESIGN.md; golang/go#56317): a handler that flushes and returns
 // without a body produces HEADERS without END_STREAM and then an empty
 // DATA(END_STREAM); one that returns without flushing produces a single
 // HEADERS with END_STREAM. The tap's stream-end tracking must handle both.
@@ -127,7 +127,7 @@ func TestFlushWithoutBodyEndsWithEmptyData(t *testing.T) {
 	}
 }
 
-// Not in DESIGN, found while pinning: whether the throwaway's keep-alive
+// Not in DESIGN.md, found while pinning: whether the throwaway's keep-alive
 // flag reaches HTTP/2. On Go 1.27 the internal server asks the http.Server
 // (DoKeepAlives), so with keep-alives off it sends GOAWAY(NO_ERROR) whenever
 // the stream count drops to zero; on Go 1.26 x/net never sees the flag. If
@@ -166,7 +166,7 @@ func (c serverContext) String() string {
 	return [...]string{"a fresh http.Server", "the throwaway", "the user's server from the context"}[c]
 }
 
-// Not in DESIGN, found while pinning: through x/net, handlers'
+// Not in DESIGN.md, found while pinning: through x/net, handlers'
 // http.ServerContextKey is never the user's server, even when
 // ServeConnOpts.Context carries it: x/net's ServeConn overwrites it with
 // BaseConfig, or, on Go 1.27 with a nil BaseConfig, a fresh http.Server.

@@ -49,7 +49,7 @@ func tlsReport(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "tls=%s", r.TLS.NegotiatedProtocol)
 }
 
-// Fact 13 (DESIGN §3 rule 6): handlers see r.TLS only when the conn given
+// Fact 13 (DESIGN.md, rule 6): handlers see r.TLS only when the conn given
 // to ServeConn has ConnectionState() tls.ConnectionState; a wrapper that
 // hides it leaves r.TLS nil. So the tap must forward ConnectionState. On Go
 // 1.26 x/net also requires :scheme https (tlsOnlyForHTTPS); Go 1.27 sets

@@ -9,7 +9,7 @@
 // serves a connection, and returns nil instead of serving.
 //
 // h2lifecycle's per-connection shutdown handle is a throwaway http.Server
-// configured this way (on Go 1.26 it is x/net's, DESIGN §3). Going through x/net instead costs every
+// configured this way (on Go 1.26 it is x/net's; DESIGN.md, fact 1). Going through x/net instead costs every
 // connection an x/net http2.Server, a base context with a cancel func and
 // two values, and an empty http.Server that x/net's ServeConn makes for
 // http.ServerContextKey: about 1 KB of heap per connection (a heap profile of
