@@ -204,3 +204,44 @@ func checkCounted(t *testing.T, srv *server.Server, served int) {
 		t.Errorf("the supervisors counted %d streams, the handler ran %d times", opened, served)
 	}
 }
+
+// TestRefusedStreamLeavesConnectionWorking: a stream refused over the limit
+// whose HEADERS frame carries padding and priority fields (browsers send
+// priority fields) is refused cleanly, with the stock server's code, and the
+// connection goes on: the next request, whose header block references the
+// refused block's HPACK table entries, is served.
+func TestRefusedStreamLeavesConnectionWorking(t *testing.T) {
+	for _, stock := range []bool{true, false} {
+		t.Run(subjectName(stock), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHandlerRuns()
+				hs := &http.Server{Handler: h, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1}}
+				b := startBubbleSubjectWith(t, stock, false, hs, server.Config{}, nil)
+				c := newRawClient(t, b)
+				c.Handshake()
+				c.WriteHeaders(1, true, ":path", "/hold")
+				synctest.Wait()
+				block := c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/over", "x-entry", "indexed-next-time")
+				var buf bytes.Buffer
+				fr := http2.NewFramer(&buf, nil)
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block, EndStream: true, EndHeaders: true,
+					PadLength: 7, Priority: http2.PriorityParam{StreamDep: 0, Weight: 200}})
+				c.Conn.Write(buf.Bytes())
+				if code := c.ExpectRSTStream(3); code != http2.ErrCodeProtocol {
+					t.Errorf("the stream over the limit: RST_STREAM(%v), want PROTOCOL_ERROR", code)
+				}
+				h.release()
+				c.ExpectResponse(1)
+				c.WriteHeaders(5, true, ":path", "/next", "x-entry", "indexed-next-time")
+				if res := c.ExpectResponse(5); res.Status != "200" {
+					t.Errorf("the next request: %s", res.Status)
+				}
+				if n := h.count("/over"); n != 0 {
+					t.Errorf("the handler ran %d times for the refused stream", n)
+				}
+				c.Conn.Close()
+				b.stop()
+			})
+		})
+	}
+}

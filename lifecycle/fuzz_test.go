@@ -825,7 +825,7 @@ func (p *fuzzProgram) checkInbound() {
 			case g.Flags&frame.FlagEndStream != s.Flags&frame.FlagEndStream || c.Flags&frame.FlagEndHeaders != s.Flags&frame.FlagEndHeaders:
 				t.Fatalf("the refusal at %d changed the flags of the client's HEADERS (%v)%s", g.start, s.Flags, p.trace())
 			case !bytes.HasPrefix(frag, c.payload) || c.Length != uint32(len(frag)):
-				t.Fatalf("the refusal at %d does not carry the client's header block fragment%s", g.start, p.trace())
+				t.Fatalf("the refusal at %d does not carry the client's header block fragment %x (%d bytes): it carries %x (length %d)%s", g.start, frag, len(frag), c.payload, c.Length, p.trace())
 			case uint32(len(open)) < p.limit:
 				// The limit applies when the stream opens, at its HEADERS
 				// (RFC 9113 §5.1.2).

@@ -59,7 +59,8 @@ func (c *conn) readSlow(p []byte) (int, error) {
 		case c.cut.Load():
 			c.pend = nil
 			return c.swallow(p)
-		case h == nil:
+		case h == nil || (len(h.inject) == 0 && len(h.held) == 0 && h.need == 0 && h.heldErr == nil):
+			// Nothing held (a rewrite may be under way): read the network.
 			if n, err = c.nc.Read(p); n == 0 {
 				return 0, err
 			}
@@ -79,12 +80,9 @@ func (c *conn) readSlow(p []byte) (int, error) {
 			h.held, h.need = h.held[n:], 0
 			n, err = c.observe(p, n, nil) // may hold bytes back again
 			c.releaseHeld()
-		default: // only the read error is left, if any
+		default: // only the read error is left
 			c.pend = nil
-			if h.heldErr != nil {
-				return 0, h.heldErr
-			}
-			continue
+			return 0, h.heldErr
 		}
 		if n > 0 || err != nil || len(p) == 0 {
 			return n, err
