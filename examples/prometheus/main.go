@@ -80,7 +80,7 @@ func run(sigs <-chan os.Signal, args []string, stdout, stderr io.Writer) error {
 	if plan.Grace <= 0 {
 		return fmt.Errorf("-grace must be > 0, got %v", plan.Grace)
 	}
-	if err := plan.Validate(plan.Grace); err != nil {
+	if err := plan.Validate(); err != nil {
 		return err
 	}
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
@@ -141,16 +141,18 @@ func run(sigs <-chan os.Signal, args []string, stdout, stderr io.Writer) error {
 	case sig := <-sigs:
 		log.Info("signal received", zap.Stringer("signal", sig))
 	}
-	force, done := make(chan struct{}), make(chan struct{})
-	defer close(done)
+	// A second signal forces the shutdown: RunShutdown treats the end of its
+	// context as the force.
+	ctx, force := context.WithCancel(context.Background())
+	defer force()
 	go func() {
 		select {
 		case <-sigs:
-			close(force)
-		case <-done:
+			force()
+		case <-ctx.Done():
 		}
 	}()
-	if _, err := h2.RunShutdown(context.Background(), plan, force); err != nil {
+	if _, err := h2.RunShutdown(ctx, plan); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {

@@ -94,7 +94,7 @@ func TestDrainThroughPrometheus(t *testing.T) {
 		t.Errorf("cx_active %v with two connections open", got)
 	}
 
-	rep, err := h2.RunShutdown(context.Background(), server.ShutdownPlan{Grace: 300 * time.Millisecond}, nil)
+	rep, err := h2.RunShutdown(context.Background(), server.ShutdownPlan{Grace: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
