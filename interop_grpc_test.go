@@ -49,9 +49,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/h2lifecycle/h2lifecycle/bench/experiment"
 	"github.com/h2lifecycle/h2lifecycle/examples/grpc/echo"
 	"github.com/h2lifecycle/h2lifecycle/idle"
-	"github.com/h2lifecycle/h2lifecycle/internal/experiment"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 

@@ -87,7 +87,7 @@ func TestMaxAgeUnderLoad(t *testing.T) {
 						// Go 1.27's client fails a request with a body it
 						// cannot rewind that it had not yet written when any
 						// GOAWAY arrives, GOAWAY(2^31-1) included: no server
-						// saw it (internal/experiment, TestUnsentRequestOnGoAway).
+						// saw it (bench/experiment, TestUnsentRequestOnGoAway).
 						notSent.Add(1)
 					case err != nil:
 						failed.Add(1)

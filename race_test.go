@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/h2lifecycle/h2lifecycle/internal/experiment"
+	"github.com/h2lifecycle/h2lifecycle/bench/experiment"
 )
 
 // The acceptance tests of DESIGN §4 for the Go client: under the races that

@@ -11,7 +11,7 @@
 //
 // Everything runs on 127.0.0.1; each run uses a fresh server and fresh
 // client transports. What counts as a failed request is defined in
-// internal/experiment (type Counts): every request without its 200 "ok",
+// bench/experiment (type Counts): every request without its 200 "ok",
 // except those that never reached a server after a shutdown closed the
 // listener and those the client failed without writing them, which are
 // shown in their own columns.
@@ -29,7 +29,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/h2lifecycle/h2lifecycle/internal/experiment"
+	"github.com/h2lifecycle/h2lifecycle/bench/experiment"
 )
 
 func main() {

@@ -19,7 +19,7 @@
 // -spread), and draws every connection it drained as an SVG: when
 // GOAWAY(2^31-1)+PING went out, when the PING ACK came back, the final
 // GOAWAY, the last stream's end, the FIN and the close (package
-// internal/timeline).
+// lifecycle/timeline).
 //
 //	go run ./examples/demo -conns 12 -spread 200ms -timeline drain.svg
 package main
@@ -39,8 +39,8 @@ import (
 
 	"golang.org/x/net/http2"
 
-	"github.com/h2lifecycle/h2lifecycle/internal/experiment"
-	"github.com/h2lifecycle/h2lifecycle/internal/timeline"
+	"github.com/h2lifecycle/h2lifecycle/bench/experiment"
+	"github.com/h2lifecycle/h2lifecycle/lifecycle/timeline"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
@@ -411,7 +411,7 @@ func printCounts(out io.Writer, results []experiment.Result) {
 		}
 	}
 	fmt.Fprintln(out, "A worker whose dial is refused stops: the server is gone, and a real client would go to another one.")
-	fmt.Fprintln(out, "\"Never sent\": the client failed the request without writing it to the connection (see internal/experiment, type Counts).")
+	fmt.Fprintln(out, "\"Never sent\": the client failed the request without writing it to the connection (see bench/experiment, type Counts).")
 }
 
 func wrap(s string) string {

@@ -30,7 +30,7 @@
 // HOST:PORT" right after the first line; the admin listener stays open until
 // the shutdown is over, so a probe sees the 503 the whole time. -timeline
 // FILE writes, once the shutdown is over, an SVG picture of every connection
-// drained during it (package internal/timeline).
+// drained during it (package lifecycle/timeline).
 //
 // The connection policy is all in flags (-idle-timeout, -max-connection-age,
 // -max-connection-age-grace, -max-streams-per-connection, -header-timeout,
@@ -62,7 +62,7 @@ import (
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/idle"
-	"github.com/h2lifecycle/h2lifecycle/internal/timeline"
+	"github.com/h2lifecycle/h2lifecycle/lifecycle/timeline"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 

@@ -20,7 +20,7 @@ var (
 )
 
 // ServerTLSConfig returns a new server tls.Config with a self-signed
-// certificate for 127.0.0.1 (made once per process) and NextProtos "h2",
+// certificate for 127.0.0.1 and localhost (made once per process) and NextProtos "h2",
 // "http/1.1". It panics if the certificate cannot be made.
 func ServerTLSConfig() *tls.Config {
 	certOnce.Do(func() { cert, certErr = selfSigned() })
@@ -42,6 +42,7 @@ func selfSigned() (tls.Certificate, error) {
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: "h2test"},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
 		NotBefore:    time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), // synctest's fake epoch
 		NotAfter:     time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),
 		KeyUsage:     x509.KeyUsageDigitalSignature,

@@ -30,7 +30,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,8 +48,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/net/http2"
 
+	"github.com/h2lifecycle/h2lifecycle/bench/experiment"
 	"github.com/h2lifecycle/h2lifecycle/idle"
-	"github.com/h2lifecycle/h2lifecycle/internal/experiment"
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
@@ -129,11 +129,7 @@ func run(ctx context.Context, args []string) error {
 		ln = rec.Listener(ln)
 	}
 	if *useTLS {
-		cert, err := experiment.SelfSigned()
-		if err != nil {
-			return err
-		}
-		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+		hs.TLSConfig = h2test.ServerTLSConfig()
 	}
 	fmt.Printf("listening on %s\n", ln.Addr())
 	serveErr := make(chan error, 1)

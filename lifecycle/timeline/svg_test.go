@@ -330,7 +330,7 @@ func TestSVGWriteError(t *testing.T) {
 }
 
 // TestExampleFile keeps testdata/example.svg, the picture the README shows,
-// in step with the code: go test ./internal/timeline -update rewrites it.
+// in step with the code: go test ./lifecycle/timeline -update rewrites it.
 func TestExampleFile(t *testing.T) {
 	b := render(t, sample(), WithTitle("h2lifecycle: a shutdown, every connection drained two-phase"))
 	file := filepath.Join("testdata", "example.svg")
@@ -344,6 +344,6 @@ func TestExampleFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(old, b) {
-		t.Errorf("%s is stale: go test ./internal/timeline -update", file)
+		t.Errorf("%s is stale: go test ./lifecycle/timeline -update", file)
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
-	"github.com/h2lifecycle/h2lifecycle/internal/timeline"
 	"github.com/h2lifecycle/h2lifecycle/lifecycle"
+	"github.com/h2lifecycle/h2lifecycle/lifecycle/timeline"
 )
 
 // A program draws the connections of its shutdown from the report

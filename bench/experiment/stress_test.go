@@ -13,7 +13,7 @@ import (
 // ends up above the final GOAWAY of a two-phase drain with the Go client. It
 // needs CPU contention to hit the window, so it runs only with
 // H2LIFECYCLE_STRESS=1 (go test -run ClientOpensStreamAfterGoAway -v
-// ./internal/experiment), and it fails when it reproduces the problem.
+// ./bench/experiment), and it fails when it reproduces the problem.
 //
 // x/net's client allocates a request's stream id under its connection
 // mutex and writes the HEADERS later under its write mutex. When

@@ -2,17 +2,10 @@ package experiment
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"sync"
@@ -23,6 +16,7 @@ import (
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/idle"
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
@@ -190,12 +184,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.TLS {
 		s.URL = "https://" + s.Addr + "/"
-		tc, err := ServerTLSConfig()
-		if err != nil {
-			ln.Close()
-			return nil, err
-		}
-		hs.TLSConfig = tc
+		hs.TLSConfig = h2test.ServerTLSConfig()
 		go func() { s.serveErr <- hs.ServeTLS(ln, "", "") }()
 	} else {
 		s.URL = "http://" + s.Addr + "/"
@@ -243,52 +232,3 @@ func (s *Server) waitServe() {
 }
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
-
-var (
-	certOnce sync.Once
-	cert     tls.Certificate
-	certErr  error
-)
-
-// ServerTLSConfig returns a server TLS configuration with a self-signed
-// certificate for 127.0.0.1, made in memory once per process, offering
-// ALPN h2 and http/1.1.
-func ServerTLSConfig() (*tls.Config, error) {
-	certOnce.Do(func() { cert, certErr = SelfSigned() })
-	if certErr != nil {
-		return nil, certErr
-	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		NextProtos:   []string{"h2", "http/1.1"},
-	}, nil
-}
-
-// SelfSigned makes a self-signed ECDSA P-256 certificate for 127.0.0.1 and
-// localhost.
-func SelfSigned() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "h2lifecycle experiment"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
-}
