@@ -25,8 +25,8 @@ func TestAbortStopsInbound(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHandlerRuns()
 			pol := idle.Policy{PingMinInterval: time.Second, PingPermitWithoutStream: true}
-			b := startBubbleSubjectWith(t, false, false, &http.Server{Handler: h}, server.Config{Policy: pol}, nil)
-			c := newRawClient(t, b)
+			b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{Policy: pol}})
+			c := b.client()
 			c.Handshake()
 			c.WriteHeaders(1, true, ":path", "/first")
 			c.ExpectResponse(1)
@@ -50,8 +50,8 @@ func TestAbortStopsInbound(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHandlerRuns()
 			pol := idle.Policy{HeaderTimeout: time.Second}
-			b := startBubbleSubjectWith(t, false, false, &http.Server{Handler: h}, server.Config{Policy: pol}, nil)
-			c := newRawClient(t, b)
+			b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{Policy: pol}})
+			c := b.client()
 			c.Handshake()
 			block := c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/late")
 			c.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:3], EndStream: true})
@@ -69,12 +69,6 @@ func TestAbortStopsInbound(t *testing.T) {
 			b.stop()
 		})
 	})
-}
-
-// newRawClient dials b with the raw-frame client.
-func newRawClient(t *testing.T, b *bubbleSubject) *h2test.Client {
-	t.Helper()
-	return h2test.NewClient(t, b.dialH2())
 }
 
 // lastGoAway reads until the server closes the connection and returns the

@@ -13,44 +13,7 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
-
-	"github.com/h2lifecycle/h2lifecycle/server"
 )
-
-// startStock serves h with the stock x/net HTTP/2 server (h2c and HTTP/1.1)
-// on 127.0.0.1.
-func startStock(t testing.TB, h http.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Close does not wait for connections; ConnState says when each is done.
-	var conns sync.WaitGroup
-	hs := &http.Server{Handler: h, ConnState: func(_ net.Conn, st http.ConnState) {
-		switch st {
-		case http.StateNew:
-			conns.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			conns.Done()
-		}
-	}}
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	hs.Protocols = &p
-	if err := http2.ConfigureServer(hs, &http2.Server{}); err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	t.Cleanup(func() {
-		hs.Close()
-		<-served
-		conns.Wait()
-	})
-	return ln.Addr().String()
-}
 
 // rawFrame is a frame header and payload, written as is.
 func rawFrame(length int, typ http2.FrameType, flags http2.Flags, stream uint32, payload []byte) []byte {
@@ -170,8 +133,8 @@ func outcome(addr string, raw, halfClose bool, in []byte) (string, error) {
 // unread, so the kernel resets the connection ("read error"); the supervisor
 // sends its FIN right behind the GOAWAY, and the client reads a clean EOF.
 func TestBadInputLikeStock(t *testing.T) {
-	stock := startStock(t, http.HandlerFunc(okHandler))
-	ours := startRig(t, false, server.Config{}, http.HandlerFunc(okHandler)).addr
+	stock := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{stock: true}).addr
+	ours := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{}).addr
 	type result struct {
 		got, want string
 		err       error

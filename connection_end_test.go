@@ -29,8 +29,8 @@ func TestIdleConnectionsEnd(t *testing.T) {
 			for i, stock := range []bool{true, false} {
 				synctest.Test(t, func(t *testing.T) {
 					hs := &http.Server{Handler: http.HandlerFunc(okHandler), IdleTimeout: idleTimeout}
-					b := startBubbleSubjectWith(t, stock, false, hs, server.Config{}, nil)
-					c := newRawClient(t, b)
+					b := startSubject(t, hs, setup{stock: stock, bubble: true})
+					c := b.client()
 					c.WritePreface()
 					if after == "SETTINGS ACK" {
 						c.WriteSettingsAck()
@@ -59,9 +59,9 @@ func TestHugeDurationsMeanNever(t *testing.T) {
 	t.Run("MaxConnectionAge", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			pol := idle.Policy{MaxConnectionAge: huge, MaxConnectionAgeGrace: huge}
-			b := startBubbleSubjectWith(t, false, false, &http.Server{Handler: http.HandlerFunc(okHandler)}, server.Config{Policy: pol}, nil)
+			b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: server.Config{Policy: pol}})
 			for range 20 { // the jitter is random: about half of them wrapped
-				c := newRawClient(t, b)
+				c := b.client()
 				c.Handshake()
 				c.WriteHeaders(1, true)
 				c.ExpectResponse(1)
@@ -85,8 +85,8 @@ func TestHugeDurationsMeanNever(t *testing.T) {
 				io.WriteString(w, "ok")
 			})
 			pol := idle.Policy{HeaderTimeout: huge}
-			b := startBubbleSubjectWith(t, false, false, &http.Server{Handler: slow}, server.Config{Policy: pol}, nil)
-			c := newRawClient(t, b)
+			b := startSubject(t, &http.Server{Handler: slow}, setup{bubble: true, cfg: server.Config{Policy: pol}})
+			c := b.client()
 			c.Handshake()
 			time.Sleep(time.Second) // fake time: the block starts after the connection did
 			c.WriteHeaders(1, true)
@@ -119,8 +119,8 @@ func TestHugeDurationsMeanNever(t *testing.T) {
 				}
 			})
 			pol := idle.Policy{MaxStreamDuration: huge, StreamIdleTimeout: time.Second}
-			b := startBubbleSubjectWith(t, false, false, &http.Server{Handler: h}, server.Config{Policy: pol}, nil)
-			c := newRawClient(t, b)
+			b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{Policy: pol}})
+			c := b.client()
 			c.Handshake()
 			c.WriteHeaders(1, true)
 			if d := <-cut; d != time.Second {
@@ -144,8 +144,8 @@ func TestKeepaliveFloor(t *testing.T) {
 			}
 		})
 		pol := idle.Policy{KeepaliveInterval: time.Nanosecond}
-		b := startBubbleSubjectWith(t, false, false, &http.Server{Handler: h}, server.Config{Policy: pol}, nil)
-		c := newRawClient(t, b)
+		b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{Policy: pol}})
+		c := b.client()
 		c.Handshake()
 		c.WriteHeaders(1, true)
 		pings := 0

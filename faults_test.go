@@ -225,13 +225,13 @@ func TestFaultInjection(t *testing.T) {
 	if testing.Short() {
 		budget, wantFaults = 2*time.Second, 60
 	}
-	eachTransport(t, func(t *testing.T, tlsOn bool) {
+	eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, tlsOn bool) {
 		core, logs := observer.New(zap.DebugLevel)
 		h := &faultHandler{exits: make(chan struct{}, 1)}
 		tracker := newConnTracker()
 		hs := &http.Server{Handler: h, ConnState: tracker.hook, ErrorLog: quietLog}
 		cfg := server.Config{Drain: drain.Config{Grace: 2 * time.Second, Linger: 200 * time.Millisecond}}
-		rg := startRigServer(t, tlsOn, cfg, hs, server.WithLogger(zap.New(core)))
+		rg := startSubject(t, hs, setup{tls: tlsOn, cfg: cfg, opts: []server.Option{server.WithLogger(zap.New(core))}})
 		seed := uint64(time.Now().UnixNano())
 		t.Logf("seed %d", seed) // the faults drawn; timing decides the rest
 		fd := &faultDialer{addr: rg.addr, tls: tlsOn, rng: rand.New(rand.NewPCG(seed, 1))}

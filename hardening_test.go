@@ -14,14 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -33,212 +31,6 @@ import (
 	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
-
-// subject is a server under attack on 127.0.0.1: the stock HTTP/2 server or
-// h2lifecycle, over h2c or TLS.
-type subject struct {
-	name  string
-	addr  string
-	tls   bool
-	srv   *server.Server // nil for the stock server
-	conns *connTracker
-}
-
-// connTracker follows net/http's own view of the connections: StateNew when
-// accepted, StateClosed once net/http has let go of it — for an HTTP/2
-// connection, after h2lifecycle's serve has returned and untracked it.
-type connTracker struct {
-	mu      sync.Mutex
-	open    int
-	changed chan struct{} // a token on every close
-}
-
-func newConnTracker() *connTracker { return &connTracker{changed: make(chan struct{}, 1)} }
-
-func (c *connTracker) hook(_ net.Conn, st http.ConnState) {
-	c.mu.Lock()
-	switch st {
-	case http.StateNew:
-		c.open++
-	case http.StateClosed, http.StateHijacked:
-		c.open--
-	}
-	c.mu.Unlock()
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (c *connTracker) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.open
-}
-
-// waitClosed waits until net/http has closed every connection it accepted,
-// or fails the test after d.
-func (c *connTracker) waitClosed(t testing.TB, d time.Duration) {
-	t.Helper()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for c.count() > 0 {
-		select {
-		case <-c.changed:
-		case <-deadline.C:
-			t.Fatalf("%d connections still open after %v", c.count(), d)
-		}
-	}
-}
-
-// listenSmallBuffers listens on 127.0.0.1 with small socket buffers, which
-// accepted sockets inherit: a peer that does not read stalls the server's
-// writes after a few KB instead of megabytes.
-func listenSmallBuffers(t testing.TB) net.Listener {
-	t.Helper()
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
-
-// startSubject serves hs on 127.0.0.1 with the stock HTTP/2 server
-// (net/http + http2.ConfigureServer) or wrapped by h2lifecycle with cfg.
-// Everything is closed, and every connection gone, when the test ends.
-func startSubject(t testing.TB, stock, tlsOn bool, hs *http.Server, cfg server.Config) *subject {
-	t.Helper()
-	s := &subject{name: "h2lifecycle", tls: tlsOn, conns: newConnTracker()}
-	if stock {
-		s.name = "stock"
-	}
-	hs.ConnState = s.conns.hook
-	if hs.ErrorLog == nil {
-		hs.ErrorLog = quietLog // the attacks make the HTTP/2 server log a lot
-	}
-	ln := listenSmallBuffers(t)
-	var p http.Protocols
-	p.SetHTTP1(true)
-	if tlsOn {
-		p.SetHTTP2(true)
-		hs.TLSConfig = h2test.ServerTLSConfig()
-		ln = tls.NewListener(ln, hs.TLSConfig)
-	} else {
-		p.SetUnencryptedHTTP2(true)
-	}
-	hs.Protocols = &p
-	if stock {
-		if err := http2.ConfigureServer(hs, &http2.Server{}); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		srv, err := server.Wrap(hs, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.srv = srv
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	t.Cleanup(func() {
-		if s.srv != nil {
-			s.srv.Close()
-		} else {
-			hs.Close()
-		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("%s: Serve: %v", s.name, err)
-		}
-		s.conns.waitClosed(t, 10*time.Second)
-	})
-	s.addr = ln.Addr().String()
-	return s
-}
-
-// eachSubject runs f for the stock server and for h2lifecycle, over h2c and
-// TLS, stock first: f may compare h2lifecycle with what stock did (when
-// -run left the stock subtest out, there is nothing to compare with).
-func eachSubject(t *testing.T, f func(t *testing.T, stock, tlsOn bool)) {
-	for _, tlsOn := range []bool{false, true} {
-		for _, stock := range []bool{true, false} {
-			name := map[bool]string{true: "stock", false: "h2lifecycle"}[stock] + "/" + map[bool]string{true: "tls", false: "h2c"}[tlsOn]
-			t.Run(name, func(t *testing.T) { f(t, stock, tlsOn) })
-		}
-	}
-}
-
-// dialRaw connects to s with a small receive buffer, with TLS (ALPN h2) if s
-// uses it, and writes nothing.
-func dialRaw(t testing.TB, s *subject) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-	}}
-	c, err := d.Dial("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if !s.tls {
-		return c
-	}
-	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
-	tc.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	tc.SetDeadline(time.Time{})
-	return tc
-}
-
-// afterShutdown shuts s down within d — failing the test if Shutdown blocks
-// past its context — and checks that no supervised connection is left.
-func (s *subject) afterShutdown(t *testing.T, d time.Duration) {
-	t.Helper()
-	if s.srv == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.srv.Shutdown(ctx) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Logf("Shutdown: %v", err)
-		}
-	case <-time.After(d + 5*time.Second):
-		t.Fatalf("Shutdown blocked %v past its context", 5*time.Second)
-	}
-	s.checkEmpty(t)
-}
-
-// checkEmpty waits until net/http has let go of every connection, then
-// requires the supervised-connection snapshot to be empty.
-func (s *subject) checkEmpty(t *testing.T) {
-	t.Helper()
-	s.conns.waitClosed(t, 15*time.Second)
-	if s.srv != nil {
-		if snap := s.srv.Snapshot(); len(snap) != 0 {
-			t.Errorf("%d supervised connections left after every connection closed: %+v", len(snap), snap)
-		}
-	}
-}
-
-// quietLog discards the servers' logs.
-var quietLog = log.New(io.Discard, "", 0)
 
 // heapInUse returns the live heap after a GC.
 func heapInUse() uint64 {
@@ -272,7 +64,7 @@ var getBlock = func() []byte {
 func TestHostileSlowloris(t *testing.T) {
 	type closeTimes struct{ silent, preface time.Duration }
 	var stockTimes [2]closeTimes // by tlsOn
-	eachSubject(t, func(t *testing.T, stock, tlsOn bool) {
+	eachSubject(t, bothServers, bothTransports, func(t *testing.T, stock, tlsOn bool) {
 		synctest.Test(t, func(t *testing.T) {
 			got := slowloris(t, stock, tlsOn)
 			t.Logf("silent connections closed after %v, preface-only after %v", got.silent, got.preface)
@@ -300,7 +92,7 @@ func slowloris(t *testing.T, stock, tlsOn bool) (times struct{ silent, preface t
 		limit             = time.Minute // a connection still open then fails the test
 	)
 	hs := &http.Server{Handler: http.HandlerFunc(okHandler), ReadHeaderTimeout: readHeaderTimeout}
-	bs := startBubbleSubject(t, stock, tlsOn, hs)
+	bs := startSubject(t, hs, setup{stock: stock, tls: tlsOn, bubble: true})
 	ln, srv := bs.ln, bs.srv
 	dial := func() net.Conn {
 		c, err := ln.Dial()
@@ -387,96 +179,6 @@ func slowloris(t *testing.T, stock, tlsOn bool) (times struct{ silent, preface t
 	return times
 }
 
-// bubbleSubject is a subject on an in-memory listener, in a synctest bubble.
-type bubbleSubject struct {
-	t      *testing.T
-	ln     *h2test.Listener
-	hs     *http.Server
-	srv    *server.Server // nil for the stock server
-	tls    bool
-	served chan error
-}
-
-// startBubbleSubject serves hs in the calling synctest bubble, with the
-// stock HTTP/2 server or wrapped by h2lifecycle, h2c or TLS.
-func startBubbleSubject(t *testing.T, stock, tlsOn bool, hs *http.Server) *bubbleSubject {
-	t.Helper()
-	return startBubbleSubjectOn(t, stock, tlsOn, hs, nil)
-}
-
-// startBubbleSubjectOn is startBubbleSubject with the in-memory listener
-// passed through wrap, if not nil, before the server accepts from it.
-func startBubbleSubjectOn(t *testing.T, stock, tlsOn bool, hs *http.Server, wrap func(net.Listener) net.Listener) *bubbleSubject {
-	t.Helper()
-	return startBubbleSubjectWith(t, stock, tlsOn, hs, server.Config{}, wrap)
-}
-
-// startBubbleSubjectWith is startBubbleSubjectOn with h2lifecycle's
-// settings (unused by the stock server).
-func startBubbleSubjectWith(t *testing.T, stock, tlsOn bool, hs *http.Server, cfg server.Config, wrap func(net.Listener) net.Listener) *bubbleSubject {
-	t.Helper()
-	b := &bubbleSubject{t: t, ln: h2test.NewListener(), hs: hs, tls: tlsOn, served: make(chan error, 1)}
-	var l net.Listener = b.ln
-	if wrap != nil {
-		l = wrap(l)
-	}
-	var p http.Protocols
-	p.SetHTTP1(true)
-	hs.ErrorLog = quietLog
-	if tlsOn {
-		p.SetHTTP2(true)
-		hs.TLSConfig = h2test.ServerTLSConfig()
-		l = tls.NewListener(l, hs.TLSConfig)
-	} else {
-		p.SetUnencryptedHTTP2(true)
-	}
-	hs.Protocols = &p
-	if stock {
-		if err := http2.ConfigureServer(hs, &http2.Server{}); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		var err error
-		if b.srv, err = server.Wrap(hs, cfg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	go func() { b.served <- hs.Serve(l) }()
-	return b
-}
-
-// dialH2 connects, with TLS if the subject uses it.
-func (b *bubbleSubject) dialH2() net.Conn {
-	b.t.Helper()
-	c, err := b.ln.Dial()
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Cleanup(func() { c.Close() })
-	if !b.tls {
-		return c
-	}
-	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
-	if err := tc.Handshake(); err != nil {
-		b.t.Fatal(err)
-	}
-	return tc
-}
-
-// stop closes the server and lets the bubble settle.
-func (b *bubbleSubject) stop() {
-	b.t.Helper()
-	if b.srv != nil {
-		b.srv.Close()
-	} else {
-		b.hs.Close()
-	}
-	if err := <-b.served; !errors.Is(err, http.ErrServerClosed) {
-		b.t.Errorf("Serve: %v", err)
-	}
-	synctest.Wait()
-}
-
 // ----------------------------------------------------------------------------
 // Control-frame floods
 
@@ -492,7 +194,7 @@ type floodResult struct {
 // or maxFrames or d have passed.
 func controlFlood(t *testing.T, s *subject, f []byte, maxFrames int, d time.Duration) floodResult {
 	before := heapInUse()
-	c := dialRaw(t, s)
+	c := s.conn()
 	io.WriteString(c, http2.ClientPreface)
 	c.Write(rawFrame(0, http2.FrameSettings, 0, 0, nil))
 	const perWrite = 256
@@ -541,8 +243,8 @@ func TestHostileControlFloods(t *testing.T) {
 	for _, fl := range floods {
 		t.Run(fl.name, func(t *testing.T) {
 			var stockRes [2]floodResult
-			eachSubject(t, func(t *testing.T, stock, tlsOn bool) {
-				s := startSubject(t, stock, tlsOn, &http.Server{Handler: http.HandlerFunc(okHandler)}, server.Config{})
+			eachSubject(t, bothServers, bothTransports, func(t *testing.T, stock, tlsOn bool) {
+				s := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{stock: stock, tls: tlsOn, smallBuffers: true})
 				r := controlFlood(t, s, fl.frame, maxFrames, d)
 				t.Logf("%s: %d frames, then cut=%v; heap growth %d KB", s.name, r.frames, r.closed, r.heap>>10)
 				if r.heap > 64<<20 {
@@ -587,7 +289,7 @@ func TestHostileRapidReset(t *testing.T) {
 		streams = 4000
 	}
 	t.Run("handler honours the reset", func(t *testing.T) {
-		eachSubject(t, func(t *testing.T, stock, tlsOn bool) {
+		eachSubject(t, bothServers, bothTransports, func(t *testing.T, stock, tlsOn bool) {
 			var started, running, maxRunning atomic.Int64
 			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				started.Add(1)
@@ -603,9 +305,9 @@ func TestHostileRapidReset(t *testing.T) {
 				case <-tm.C:
 				}
 			})
-			s := startSubject(t, stock, tlsOn, &http.Server{Handler: h}, server.Config{})
+			s := startSubject(t, &http.Server{Handler: h}, setup{stock: stock, tls: tlsOn, smallBuffers: true})
 			before := heapInUse()
-			res := rapidReset(t, dialRaw(t, s), streams)
+			res := rapidReset(t, s.conn(), streams)
 			s.checkEmpty(t)
 			growth := int64(heapInUse()) - int64(before)
 			t.Logf("%s: %d streams; %d handlers started, at most %d at once; %s; heap growth %d KB",
@@ -626,7 +328,7 @@ func TestHostileRapidReset(t *testing.T) {
 	})
 	t.Run("handler ignores the reset", func(t *testing.T) {
 		var stockStarted [2]int64
-		eachSubject(t, func(t *testing.T, stock, tlsOn bool) {
+		eachSubject(t, bothServers, bothTransports, func(t *testing.T, stock, tlsOn bool) {
 			synctest.Test(t, func(t *testing.T) {
 				var started atomic.Int64
 				exited := make(chan struct{}, streams)
@@ -635,8 +337,8 @@ func TestHostileRapidReset(t *testing.T) {
 					defer func() { exited <- struct{}{} }()
 					time.Sleep(100 * time.Millisecond) // work that ignores the reset
 				})
-				bs := startBubbleSubject(t, stock, tlsOn, &http.Server{Handler: h})
-				res := rapidReset(t, bs.dialH2(), streams)
+				bs := startSubject(t, &http.Server{Handler: h}, setup{stock: stock, tls: tlsOn, bubble: true})
+				res := rapidReset(t, bs.conn(), streams)
 				synctest.Wait()
 				if bs.srv != nil {
 					if snap := bs.srv.Snapshot(); len(snap) != 0 {
@@ -767,10 +469,10 @@ func rapidReset(t *testing.T, c net.Conn, streams int) rapidResetResult {
 func TestHostileContinuationFlood(t *testing.T) {
 	t.Run("header fields", func(t *testing.T) {
 		var stockBytes [2]int
-		eachSubject(t, func(t *testing.T, stock, tlsOn bool) {
-			s := startSubject(t, stock, tlsOn, &http.Server{Handler: http.HandlerFunc(okHandler)}, server.Config{})
+		eachSubject(t, bothServers, bothTransports, func(t *testing.T, stock, tlsOn bool) {
+			s := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{stock: stock, tls: tlsOn, smallBuffers: true})
 			before := heapInUse()
-			c := dialRaw(t, s)
+			c := s.conn()
 			io.WriteString(c, http2.ClientPreface)
 			c.Write(rawFrame(0, http2.FrameSettings, 0, 0, nil))
 			c.Write(rawFrame(len(getBlock), http2.FrameHeaders, 0, 1, getBlock))
@@ -815,9 +517,9 @@ func TestHostileContinuationFlood(t *testing.T) {
 		if testing.Short() {
 			frames = 50_000
 		}
-		eachSubject(t, func(t *testing.T, stock, tlsOn bool) {
-			s := startSubject(t, stock, tlsOn, &http.Server{Handler: http.HandlerFunc(okHandler)}, server.Config{})
-			nc := dialRaw(t, s)
+		eachSubject(t, bothServers, bothTransports, func(t *testing.T, stock, tlsOn bool) {
+			s := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{stock: stock, tls: tlsOn, smallBuffers: true})
+			nc := s.conn()
 			c := h2test.NewClient(t, nc)
 			c.Timeout = 30 * time.Second
 			c.Handshake()
@@ -916,43 +618,22 @@ func (h *holdHandler) waitExit(t *testing.T) {
 	}
 }
 
-// startDrain drains s.srv in the background with ctx bounded by d and
-// returns the result channel; it fails the test if Drain outlives d.
-func startDrain(t *testing.T, s *subject, d time.Duration) <-chan error {
-	out := make(chan error, 1)
-	inner := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), d)
-		defer cancel()
-		inner <- s.srv.Drain(ctx)
-	}()
-	go func() {
-		select {
-		case err := <-inner:
-			out <- err
-		case <-time.After(d + 5*time.Second):
-			out <- fmt.Errorf("Drain blocked %v past its context", 5*time.Second)
-		}
-	}()
-	return out
-}
-
 // TestHostilePeerGoAwayMidDrain: the peer answers our GOAWAY(2^31-1)+PING
 // with its own GOAWAY and no PING ACK (as some peers do). The drain does not
 // wait for the ping timeout: the final GOAWAY names the stream in flight,
 // which completes, and the connection closes cleanly.
 func TestHostilePeerGoAwayMidDrain(t *testing.T) {
-	eachTransport(t, func(t *testing.T, tlsOn bool) {
+	eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, tlsOn bool) {
 		h := newHoldHandler()
 		// A ping timeout far beyond the drain's context: only the peer's
 		// GOAWAY can move the drain on in time.
-		s := startSubject(t, false, tlsOn, &http.Server{Handler: h}, server.Config{Drain: drain.Config{PingTimeout: time.Minute, Grace: 2 * time.Minute}})
-		c := h2test.NewClient(t, dialRaw(t, s))
+		s := startSubject(t, &http.Server{Handler: h}, setup{tls: tlsOn, smallBuffers: true, cfg: server.Config{Drain: drain.Config{PingTimeout: time.Minute, Grace: 2 * time.Minute}}})
+		c := s.client()
 		c.Handshake()
 		c.AutoAck = false
 		c.WriteHeaders(1, true)
 		<-h.entered
-		drained := startDrain(t, s, 10*time.Second)
+		drained := s.startDrain(10 * time.Second)
 		if ga := c.ExpectGoAway(); ga.LastStreamID != 1<<31-1 {
 			t.Fatalf("first GOAWAY last=%d", ga.LastStreamID)
 		}
@@ -999,16 +680,16 @@ func resetConn(t *testing.T, c net.Conn) {
 func TestHostilePeerResetMidDrain(t *testing.T) {
 	for _, when := range []string{"after the notice", "after the final GOAWAY"} {
 		t.Run(when, func(t *testing.T) {
-			eachTransport(t, func(t *testing.T, tlsOn bool) {
+			eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, tlsOn bool) {
 				h := newHoldHandler()
-				s := startSubject(t, false, tlsOn, &http.Server{Handler: h}, server.Config{Drain: drain.Config{Grace: time.Minute}})
-				nc := dialRaw(t, s)
+				s := startSubject(t, &http.Server{Handler: h}, setup{tls: tlsOn, smallBuffers: true, cfg: server.Config{Drain: drain.Config{Grace: time.Minute}}})
+				nc := s.conn()
 				c := h2test.NewClient(t, nc)
 				c.Handshake()
 				c.AutoAck = false
 				c.WriteHeaders(1, false, ":method", "POST") // a request still uploading
 				<-h.entered
-				drained := startDrain(t, s, 10*time.Second)
+				drained := s.startDrain(10 * time.Second)
 				if ga := c.ExpectGoAway(); ga.LastStreamID != 1<<31-1 {
 					t.Fatalf("first GOAWAY last=%d", ga.LastStreamID)
 				}
@@ -1039,7 +720,7 @@ func TestHostilePeerResetMidDrain(t *testing.T) {
 // window. Shutdown still returns within its context: the grace deadline cuts
 // the connection, the blocked write fails, the handler returns.
 func TestHostilePeerNeverReadsSocket(t *testing.T) {
-	eachTransport(t, func(t *testing.T, tlsOn bool) {
+	eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, tlsOn bool) {
 		const grace = 500 * time.Millisecond
 		wrote := make(chan error, 1)
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -1050,8 +731,8 @@ func TestHostilePeerNeverReadsSocket(t *testing.T) {
 			}
 			wrote <- err
 		})
-		s := startSubject(t, false, tlsOn, &http.Server{Handler: h}, server.Config{Drain: drain.Config{Grace: grace}})
-		c := h2test.NewClient(t, dialRaw(t, s))
+		s := startSubject(t, &http.Server{Handler: h}, setup{tls: tlsOn, smallBuffers: true, cfg: server.Config{Drain: drain.Config{Grace: grace}}})
+		c := s.client()
 		c.Handshake(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
 		c.WriteWindowUpdate(0, 1<<31-1-65535)
 		c.WriteHeaders(1, true)

@@ -34,8 +34,8 @@ func TestHoldHeaderFlush(t *testing.T) {
 			w.Write([]byte("event"))
 		}
 	})
-	frames := func(t *testing.T, b *bubble, path string) (string, time.Duration) {
-		c := b.dial()
+	frames := func(t *testing.T, b *subject, path string) (string, time.Duration) {
+		c := b.client()
 		c.Handshake()
 		start := time.Now()
 		c.WriteHeaders(1, true, ":path", path)
@@ -67,7 +67,7 @@ func TestHoldHeaderFlush(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("hold=%v%s", tc.hold, tc.path), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := startBubble(t, server.Config{HoldHeaderFlush: tc.hold}, &http.Server{Handler: h})
+				b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{HoldHeaderFlush: tc.hold}})
 				got, first := frames(t, b, tc.path)
 				got = maskHeaderLen(got)
 				if got != tc.want || first != tc.first {
@@ -104,8 +104,8 @@ func TestHoldHeaderFlushRunsOut(t *testing.T) {
 			http.NewResponseController(w).Flush()
 			time.Sleep(2 * hold) // slower than the hold
 		})
-		b := startBubble(t, server.Config{HoldHeaderFlush: hold}, &http.Server{Handler: h})
-		c := b.dial()
+		b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{HoldHeaderFlush: hold}})
+		c := b.client()
 		c.Handshake()
 		c.WriteHeaders(1, true)
 		res := c.ExpectResponse(1)

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-
-	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
 // idlePeer is a minimal well-behaved HTTP/2 client connection that opens no
@@ -88,7 +86,7 @@ func drainIdleConns(tb testing.TB, n int) time.Duration {
 			}
 		}
 	}}
-	rg := startRigServer(tb, false, server.Config{}, hs)
+	rg := startSubject(tb, hs, setup{})
 	peers := make([]*idlePeer, n)
 	var wg sync.WaitGroup
 	for i := range peers {

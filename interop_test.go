@@ -19,16 +19,11 @@ package h2lifecycle_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -40,178 +35,6 @@ import (
 	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
-
-// interopServer is an HTTP/2 server on 127.0.0.1: the stock one
-// (http2.ConfigureServer) or the same http.Server wrapped by h2lifecycle,
-// over h2c (prior knowledge) or TLS.
-type interopServer struct {
-	name  string
-	stock bool
-	tls   bool
-	addr  string
-	hs    *http.Server
-	srv   *server.Server // nil for the stock server
-	conns *interopConns
-}
-
-// interopConns follows net/http's view of the connections, to wait at the
-// end of a test until every one is gone (goleak runs after the tests).
-type interopConns struct {
-	mu      sync.Mutex
-	open    map[net.Conn]bool
-	changed chan struct{}
-}
-
-func (c *interopConns) hook(nc net.Conn, st http.ConnState) {
-	c.mu.Lock()
-	switch st {
-	case http.StateNew:
-		c.open[nc] = true
-	case http.StateClosed, http.StateHijacked:
-		delete(c.open, nc)
-	}
-	c.mu.Unlock()
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (c *interopConns) wait(t testing.TB, d time.Duration) {
-	t.Helper()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		c.mu.Lock()
-		n := len(c.open)
-		c.mu.Unlock()
-		if n == 0 {
-			return
-		}
-		select {
-		case <-c.changed:
-		case <-deadline.C:
-			t.Errorf("%d connections still open %v after the server closed", n, d)
-			return
-		}
-	}
-}
-
-// startInterop serves hs on 127.0.0.1, stock or wrapped with cfg and opts,
-// h2c or TLS. It is closed, and every connection gone, when the test ends.
-func startInterop(t testing.TB, stock, tlsOn bool, hs *http.Server, cfg server.Config, opts ...server.Option) *interopServer {
-	t.Helper()
-	s := &interopServer{name: interopName(stock, tlsOn), stock: stock, tls: tlsOn, hs: hs,
-		conns: &interopConns{open: map[net.Conn]bool{}, changed: make(chan struct{}, 1)}}
-	user := hs.ConnState
-	hs.ConnState = func(nc net.Conn, st http.ConnState) {
-		s.conns.hook(nc, st)
-		if user != nil {
-			user(nc, st)
-		}
-	}
-	if hs.ErrorLog == nil {
-		hs.ErrorLog = quietInteropLog
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p http.Protocols
-	p.SetHTTP1(true)
-	if tlsOn {
-		p.SetHTTP2(true)
-		if hs.TLSConfig == nil {
-			hs.TLSConfig = h2test.ServerTLSConfig()
-		}
-		ln = tls.NewListener(ln, hs.TLSConfig)
-	} else {
-		p.SetUnencryptedHTTP2(true)
-	}
-	hs.Protocols = &p
-	if stock {
-		if err := http2.ConfigureServer(hs, &http2.Server{}); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		srv, err := server.Wrap(hs, cfg, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.srv = srv
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	t.Cleanup(func() {
-		if s.srv != nil {
-			s.srv.Close()
-		} else {
-			hs.Close()
-		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("%s: Serve: %v", s.name, err)
-		}
-		s.conns.wait(t, 10*time.Second)
-	})
-	s.addr = ln.Addr().String()
-	return s
-}
-
-func interopName(stock, tlsOn bool) string {
-	name := "h2lifecycle"
-	if stock {
-		name = "stock"
-	}
-	if tlsOn {
-		return name + "/tls"
-	}
-	return name + "/h2c"
-}
-
-// eachInterop runs f for the stock server and h2lifecycle over h2c and TLS,
-// stock first.
-func eachInterop(t *testing.T, f func(t *testing.T, stock, tlsOn bool)) {
-	for _, tlsOn := range []bool{false, true} {
-		for _, stock := range []bool{true, false} {
-			t.Run(interopName(stock, tlsOn), func(t *testing.T) { f(t, stock, tlsOn) })
-		}
-	}
-}
-
-func (s *interopServer) dial(t testing.TB) *h2test.Client {
-	t.Helper()
-	if s.tls {
-		return h2test.DialTLS(t, s.addr)
-	}
-	return h2test.Dial(t, s.addr)
-}
-
-func (s *interopServer) url() string {
-	if s.tls {
-		return "https://" + s.addr
-	}
-	return "http://" + s.addr
-}
-
-// startDrain ends the server's connections the way each server does on a
-// deploy: h2lifecycle drains two-phase (the listener stays open), the stock
-// server shuts down (one GOAWAY per connection). The result arrives on the
-// channel.
-func (s *interopServer) startDrain() <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if s.srv != nil {
-			done <- s.srv.Drain(ctx)
-		} else {
-			done <- s.hs.Shutdown(ctx)
-		}
-	}()
-	return done
-}
-
-var quietInteropLog = newQuietLog()
 
 // ----------------------------------------------------------------------------
 // Seed 000: WINDOW_UPDATE / RST_STREAM after a stream is closed.
@@ -350,7 +173,7 @@ func lateFrames(c *h2test.Client, ids ...uint32) {
 func TestClosedStreamFramesIgnored(t *testing.T) {
 	for _, how := range []string{"both ended", "server reset", "client reset"} {
 		t.Run(strings.ReplaceAll(how, " ", "_"), func(t *testing.T) {
-			eachInterop(t, func(t *testing.T, stock, tlsOn bool) {
+			eachSubject(t, bothServers, bothTransports, func(t *testing.T, stock, tlsOn bool) {
 				closedStreamFrames(t, stock, tlsOn, how)
 			})
 		})
@@ -362,8 +185,8 @@ func closedStreamFrames(t *testing.T, stock, tlsOn bool, how string) {
 	// The PING timeout is long: the test holds the ACK while it sends
 	// frames in the notice phase, and a frozen CI machine must not turn
 	// that into a final GOAWAY before the crossing request.
-	s := startInterop(t, stock, tlsOn, &http.Server{Handler: h}, server.Config{Drain: drain.Config{PingTimeout: 20 * time.Second}})
-	c := s.dial(t)
+	s := startSubject(t, &http.Server{Handler: h}, setup{stock: stock, tls: tlsOn, cfg: server.Config{Drain: drain.Config{PingTimeout: 20 * time.Second}}})
+	c := s.client()
 	c.Handshake()
 	c.AutoAck = false // this test answers the drain's PING itself
 	w := newWireWatch(c)
@@ -406,7 +229,7 @@ func closedStreamFrames(t *testing.T, stock, tlsOn bool, how string) {
 	// A drain begins with stream 5 in flight.
 	c.WriteHeaders(5, true, ":path", "/hold")
 	w.sync(t)
-	drained := s.startDrain()
+	drained := s.startDrain(15 * time.Second)
 	w.until(t, "the drain's first GOAWAY", func() bool { return len(w.goAways) > 0 })
 	lateFrames(c, 1, 3)
 	next := uint32(5) // the last stream the server will serve
@@ -490,7 +313,7 @@ func TestMaxConcurrentStreamsAlwaysAdvertised(t *testing.T) {
 	}
 	for _, cfg := range configs {
 		t.Run(strings.ReplaceAll(cfg.name, " ", "_"), func(t *testing.T) {
-			eachInterop(t, func(t *testing.T, stock, tlsOn bool) {
+			eachSubject(t, bothServers, bothTransports, func(t *testing.T, stock, tlsOn bool) {
 				release := make(chan struct{})
 				defer close(release)
 				hs := &http.Server{HTTP2: cfg.http2, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -499,8 +322,8 @@ func TestMaxConcurrentStreamsAlwaysAdvertised(t *testing.T) {
 					case <-r.Context().Done():
 					}
 				})}
-				s := startInterop(t, stock, tlsOn, hs, server.Config{Policy: cfg.policy})
-				c := s.dial(t)
+				s := startSubject(t, hs, setup{stock: stock, tls: tlsOn, cfg: server.Config{Policy: cfg.policy}})
+				c := s.client()
 				c.WritePreface() // h2c: net/http reads the preface before handing over
 				c.WriteSettings()
 				got := c.ExpectSettings()
@@ -550,8 +373,8 @@ func TestIdleTimeoutAfterRequestAcrossTimer(t *testing.T) {
 			time.Sleep(10 * time.Millisecond) // across the timer set when the connection started
 			io.WriteString(w, "ok")
 		})
-		b := startBubble(t, server.Config{}, &http.Server{Handler: h, IdleTimeout: idle})
-		c := b.dial()
+		b := startSubject(t, &http.Server{Handler: h, IdleTimeout: idle}, setup{bubble: true})
+		c := b.client()
 		c.Handshake()
 		time.Sleep(idle - 5*time.Millisecond)
 		c.WriteHeaders(1, true)
@@ -588,24 +411,9 @@ func TestIdleDrainWaitsForClientPreface(t *testing.T) {
 		const idle = 300 * time.Millisecond
 		var p http.Protocols
 		p.SetHTTP2(true)
-		hs := &http.Server{Handler: http.HandlerFunc(okHandler), IdleTimeout: idle, Protocols: &p,
-			TLSConfig: h2test.ServerTLSConfig(), ErrorLog: quietInteropLog}
-		srv, err := server.Wrap(hs, server.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln := h2test.NewListener()
-		served := make(chan error, 1)
-		go func() { served <- hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }()
-		nc, err := ln.Dial()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tc := tls.Client(nc, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
-		if err := tc.Handshake(); err != nil {
-			t.Fatal(err)
-		}
-		c := h2test.NewClient(t, tc)
+		hs := &http.Server{Handler: http.HandlerFunc(okHandler), IdleTimeout: idle, Protocols: &p}
+		b := startSubject(t, hs, setup{tls: true, bubble: true})
+		c := b.client()                        // TLS handshake done, no HTTP/2 byte written
 		time.Sleep(idle + 50*time.Millisecond) // the client is frozen
 		synctest.Wait()
 		c.WritePreface()
@@ -621,11 +429,7 @@ func TestIdleDrainWaitsForClientPreface(t *testing.T) {
 		if len(before) > 0 {
 			t.Errorf("the server sent %v before the client's first request, on a connection whose client had not yet sent its preface; Chromium abandons that request", before)
 		}
-		srv.Close()
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-		synctest.Wait()
+		b.stop()
 	})
 }
 
@@ -659,36 +463,34 @@ func TestCurlReuseAcrossIdleClose(t *testing.T) {
 	// millisecond, so the connection has been idle just under or just over
 	// the timeout when the next one leaves.
 	rates := []int{600, 599, 597, 594}
-	for _, stock := range []bool{true, false} {
-		t.Run(interopName(stock, true), func(t *testing.T) {
-			hs := &http.Server{IdleTimeout: idleTimeout, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				io.Copy(io.Discard, r.Body)
-				io.WriteString(w, "ok\n")
-			})}
-			s := startInterop(t, stock, true, hs, server.Config{})
-			var total, ok, framing, connects int
-			for _, rate := range rates {
-				r := runCurlSequence(t, curl, s.url()+"/", fmt.Sprintf("%d/m", rate), requests)
-				t.Logf("%s: --rate %d/m: %d requests, %d ok, %d \"Error in the HTTP2 framing layer\", %d connections; curl exit %v; stderr: %s",
-					s.name, rate, requests, r.ok, r.framing, r.connects, r.err, firstLines(r.stderr, 3))
-				total += requests
-				ok += r.ok
-				framing += r.framing
-				connects += r.connects
-			}
-			t.Logf("%s: curl %s, idle timeout %v: %d requests, %d ok, %d framing-layer errors, %d connections",
-				s.name, curlVersion(curl), idleTimeout, total, ok, framing, connects)
-			if stock {
-				return
-			}
-			if framing != 0 || ok != total {
-				t.Errorf("%s: %d of %d requests ok, %d framing-layer errors; want every request ok", s.name, ok, total, framing)
-			}
-			if connects <= len(rates) {
-				t.Errorf("%s: curl made %d connections for %d sequences: no idle close raced a request; the test proved nothing", s.name, connects, len(rates))
-			}
-		})
-	}
+	eachSubject(t, bothServers, tlsOnly, func(t *testing.T, stock, _ bool) {
+		hs := &http.Server{IdleTimeout: idleTimeout, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			io.WriteString(w, "ok\n")
+		})}
+		s := startSubject(t, hs, setup{stock: stock, tls: true})
+		var total, ok, framing, connects int
+		for _, rate := range rates {
+			r := runCurlSequence(t, curl, s.url()+"/", fmt.Sprintf("%d/m", rate), requests)
+			t.Logf("%s: --rate %d/m: %d requests, %d ok, %d \"Error in the HTTP2 framing layer\", %d connections; curl exit %v; stderr: %s",
+				s.name, rate, requests, r.ok, r.framing, r.connects, r.err, firstLines(r.stderr, 3))
+			total += requests
+			ok += r.ok
+			framing += r.framing
+			connects += r.connects
+		}
+		t.Logf("%s: curl %s, idle timeout %v: %d requests, %d ok, %d framing-layer errors, %d connections",
+			s.name, curlVersion(curl), idleTimeout, total, ok, framing, connects)
+		if stock {
+			return
+		}
+		if framing != 0 || ok != total {
+			t.Errorf("%s: %d of %d requests ok, %d framing-layer errors; want every request ok", s.name, ok, total, framing)
+		}
+		if connects <= len(rates) {
+			t.Errorf("%s: curl made %d connections for %d sequences: no idle close raced a request; the test proved nothing", s.name, connects, len(rates))
+		}
+	})
 }
 
 type curlResult struct {
@@ -746,7 +548,3 @@ func firstLines(s string, n int) string {
 	}
 	return strings.Join(lines, " | ")
 }
-
-// newQuietLog is a logger for servers whose errors the tests count on the
-// client side instead.
-func newQuietLog() *log.Logger { return log.New(io.Discard, "", 0) }

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
-	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
 // wireLog collects what a raw client read, per stream, until the end.
@@ -64,7 +63,7 @@ func readAllThen(t *testing.T, c *h2test.Client, then func(http2.Frame)) *wireLo
 // GOAWAY(last = that stream) → the stream is served → HEADERS sent after the
 // final GOAWAY get no frames, while HPACK stays in sync → clean close.
 func TestTwoPhaseSequence(t *testing.T) {
-	eachTransport(t, func(t *testing.T, tlsOn bool) {
+	eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, tlsOn bool) {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/upload" {
 				io.Copy(io.Discard, r.Body) // ends after the trailers
@@ -72,8 +71,8 @@ func TestTwoPhaseSequence(t *testing.T) {
 			}
 			io.WriteString(w, "ok "+r.URL.Path)
 		})
-		rg := startRig(t, tlsOn, server.Config{}, h)
-		c := rg.dial()
+		rg := startSubject(t, &http.Server{Handler: h}, setup{tls: tlsOn})
+		c := rg.client()
 		c.Handshake()
 		c.AutoAck = false
 
@@ -147,8 +146,8 @@ func TestTwoPhaseSequence(t *testing.T) {
 // GOAWAY (here: the peer's GOAWAY made it shut down), a later drain must not
 // send GOAWAY(2^31-1): last-stream-id may never increase (RFC 9113 §6.8).
 func TestNoticeAfterServerGoAwayIsNeverSent(t *testing.T) {
-	rg := startRig(t, false, server.Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	c := rg.dial()
+	rg := startSubject(t, &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}, setup{})
+	c := rg.client()
 	c.Handshake()
 	c.WriteHeaders(1, true)
 	c.ExpectResponse(1)
@@ -176,7 +175,7 @@ func TestNoticeAfterServerGoAwayIsNeverSent(t *testing.T) {
 // block (RFC 9113 §6.10): a client would fail the connection with
 // PROTOCOL_ERROR. Every request must succeed.
 func TestBigHeadersDuringDrains(t *testing.T) {
-	eachTransport(t, func(t *testing.T, tlsOn bool) {
+	eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, tlsOn bool) {
 		big := strings.Repeat("v", 1000)
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			for i := range 40 {
@@ -184,7 +183,7 @@ func TestBigHeadersDuringDrains(t *testing.T) {
 			}
 			io.WriteString(w, "ok")
 		})
-		rg := startRig(t, tlsOn, server.Config{}, h)
+		rg := startSubject(t, &http.Server{Handler: h}, setup{tls: tlsOn})
 		const workers, perWorker = 8, 150
 		n := perWorker
 		if testing.Short() {
@@ -216,7 +215,7 @@ func TestBigHeadersDuringDrains(t *testing.T) {
 				defer wg.Done()
 				cl := &http.Client{Transport: trs[w%len(trs)], Timeout: 10 * time.Second}
 				for range n {
-					resp, err := cl.Get(rg.url())
+					resp, err := cl.Get(rg.url() + "/")
 					if err == nil {
 						var body []byte
 						body, err = io.ReadAll(resp.Body)
@@ -254,8 +253,8 @@ func TestBigHeadersDuringDrains(t *testing.T) {
 // whose brand-new connection closes before the request was sent
 // ("http2: client conn could not be established").
 func TestDrainAtBirthServesFirstRequest(t *testing.T) {
-	eachTransport(t, func(t *testing.T, tlsOn bool) {
-		var rg *rig
+	eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, tlsOn bool) {
+		var rg *subject
 		drains := make(chan error, 1000)
 		hs := &http.Server{Handler: http.HandlerFunc(okHandler)}
 		hs.ConnState = func(c net.Conn, st http.ConnState) {
@@ -263,14 +262,14 @@ func TestDrainAtBirthServesFirstRequest(t *testing.T) {
 				go func() { drains <- rg.srv.Drain(context.Background()) }()
 			}
 		}
-		rg = startRigServer(t, tlsOn, server.Config{}, hs)
+		rg = startSubject(t, hs, setup{tls: tlsOn})
 		runs := 200
 		if testing.Short() {
 			runs = 30
 		}
 		for i := range runs {
 			tr := rg.transport()
-			req, _ := http.NewRequest("POST", rg.url(), strings.NewReader("body"))
+			req, _ := http.NewRequest("POST", rg.url()+"/", strings.NewReader("body"))
 			req.GetBody = nil // not replayable: the first attempt must succeed
 			resp, err := tr.RoundTrip(req)
 			if err != nil {

@@ -39,12 +39,12 @@ func expectNotice(t *testing.T, c *h2test.Client, reason string) [8]byte {
 func TestMaxConnectionAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const age = 10 * time.Second
-		b := startBubble(t, server.Config{Policy: idle.Policy{MaxConnectionAge: age}}, &http.Server{Handler: http.HandlerFunc(okHandler)})
+		b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: server.Config{Policy: idle.Policy{MaxConnectionAge: age}}, recordLogs: true})
 		born := time.Now()
 		const n = 20
 		ends := make(chan time.Duration, n)
 		for range n {
-			c := b.dial()
+			c := b.client()
 			c.Handshake()
 			c.WriteHeaders(1, true)
 			c.ExpectResponse(1)
@@ -83,8 +83,8 @@ func TestMaxConnectionAgeGrace(t *testing.T) {
 			ctxErr <- r.Context().Err()
 		})
 		pol := idle.Policy{MaxConnectionAge: time.Second, MaxConnectionAgeGrace: 3 * time.Second}
-		b := startBubble(t, server.Config{Policy: pol}, &http.Server{Handler: h})
-		c := b.dial()
+		b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{Policy: pol}, recordLogs: true})
+		c := b.client()
 		c.Handshake()
 		c.Timeout = time.Minute
 		c.WriteHeaders(1, true)
@@ -113,8 +113,8 @@ func TestMaxConnectionAgeGrace(t *testing.T) {
 // then the connection drains; a stream crossing GOAWAY #1 is served too.
 func TestMaxStreamsPerConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startBubble(t, server.Config{Policy: idle.Policy{MaxStreamsPerConnection: 3}}, &http.Server{Handler: http.HandlerFunc(okHandler)})
-		c := b.dial()
+		b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: server.Config{Policy: idle.Policy{MaxStreamsPerConnection: 3}}, recordLogs: true})
+		c := b.client()
 		c.Handshake()
 		c.AutoAck = false
 		for _, id := range []uint32{1, 3, 5} {
@@ -163,8 +163,8 @@ func TestHeaderTimeout(t *testing.T) {
 	cfg := server.Config{Policy: idle.Policy{HeaderTimeout: timeout}}
 	t.Run("no SETTINGS", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := startBubble(t, cfg, &http.Server{Handler: http.HandlerFunc(okHandler)})
-			c := b.dial()
+			b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: cfg, recordLogs: true})
+			c := b.client()
 			born := time.Now()
 			c.WritePreface() // and nothing more
 			c.Timeout = time.Minute
@@ -180,8 +180,8 @@ func TestHeaderTimeout(t *testing.T) {
 	})
 	t.Run("incomplete header block", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := startBubble(t, cfg, &http.Server{Handler: http.HandlerFunc(okHandler)})
-			c := b.dial()
+			b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: cfg, recordLogs: true})
+			c := b.client()
 			c.Handshake()
 			time.Sleep(5 * time.Second) // long after the handshake: only the block counts
 			block := c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/")
@@ -210,8 +210,8 @@ func TestHeaderTimeout(t *testing.T) {
 	})
 	t.Run("slow but in time", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := startBubble(t, cfg, &http.Server{Handler: http.HandlerFunc(okHandler)})
-			c := b.dial()
+			b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: cfg, recordLogs: true})
+			c := b.client()
 			c.Handshake()
 			block := c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/")
 			c.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:3]})
@@ -259,8 +259,8 @@ func TestMaxStreamDuration(t *testing.T) {
 						done <- nil
 					}
 				})
-				b := startBubble(t, server.Config{Policy: idle.Policy{MaxStreamDuration: limit}}, &http.Server{Handler: h})
-				c := b.dial()
+				b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{Policy: idle.Policy{MaxStreamDuration: limit}}, recordLogs: true})
+				c := b.client()
 				c.Handshake()
 				start := time.Now()
 				c.WriteHeaders(1, true, ":path", tc.path)
@@ -311,8 +311,8 @@ func TestStreamIdleTimeout(t *testing.T) {
 					}
 					done <- nil
 				})
-				b := startBubble(t, server.Config{Policy: idle.Policy{StreamIdleTimeout: idleFor}}, &http.Server{Handler: h})
-				c := b.dial()
+				b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{Policy: idle.Policy{StreamIdleTimeout: idleFor}}, recordLogs: true})
+				c := b.client()
 				c.Handshake(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
 				start := time.Now()
 				c.WriteHeaders(1, true, ":path", tc.path)
@@ -380,8 +380,8 @@ func TestStreamResetCodes(t *testing.T) {
 	for _, pol := range []idle.Policy{{MaxStreamDuration: limit}, {StreamIdleTimeout: limit}} {
 		t.Run(fmt.Sprintf("%+v", pol), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := startBubble(t, server.Config{Policy: pol}, &http.Server{Handler: h})
-				c := b.dial()
+				b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{Policy: pol}, recordLogs: true})
+				c := b.client()
 				c.Handshake()
 				c.Timeout = time.Minute
 				start := time.Now()
@@ -405,8 +405,8 @@ func TestStreamResetCodes(t *testing.T) {
 	}
 	t.Run("WriteTimeout alone", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := startBubble(t, server.Config{}, &http.Server{Handler: h, WriteTimeout: limit})
-			c := b.dial()
+			b := startSubject(t, &http.Server{Handler: h, WriteTimeout: limit}, setup{bubble: true, recordLogs: true})
+			c := b.client()
 			c.Handshake()
 			c.Timeout = time.Minute
 			c.WriteHeaders(1, true, ":path", "/cut")
@@ -425,8 +425,8 @@ func TestKeepalive(t *testing.T) {
 	pol := idle.Policy{KeepaliveInterval: 10 * time.Second, KeepaliveTimeout: 3 * time.Second}
 	t.Run("dead peer", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := startBubble(t, server.Config{Policy: pol}, &http.Server{Handler: http.HandlerFunc(okHandler)})
-			c := b.dial()
+			b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: server.Config{Policy: pol}, recordLogs: true})
+			c := b.client()
 			c.Handshake()
 			c.Timeout = time.Minute
 			c.AutoAck = false
@@ -449,8 +449,8 @@ func TestKeepalive(t *testing.T) {
 	})
 	t.Run("live peer", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := startBubble(t, server.Config{Policy: pol}, &http.Server{Handler: http.HandlerFunc(okHandler)})
-			c := b.dial()
+			b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: server.Config{Policy: pol}, recordLogs: true})
+			c := b.client()
 			c.Handshake()
 			c.Timeout = time.Minute
 			pings := 0
@@ -478,8 +478,8 @@ func TestKeepalive(t *testing.T) {
 func TestPingFlood(t *testing.T) {
 	pol := idle.Policy{PingMinInterval: time.Second, PingPermitWithoutStream: true}
 	synctest.Test(t, func(t *testing.T) {
-		b := startBubble(t, server.Config{Policy: pol}, &http.Server{Handler: http.HandlerFunc(okHandler)})
-		polite := b.dial()
+		b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: server.Config{Policy: pol}, recordLogs: true})
+		polite := b.client()
 		polite.Handshake()
 		polite.Timeout = time.Minute
 		for i := range 5 { // a PING after each response: data resets the strikes
@@ -487,7 +487,7 @@ func TestPingFlood(t *testing.T) {
 			polite.ExpectResponse(uint32(2*i + 1))
 			polite.Sync()
 		}
-		flood := b.dial()
+		flood := b.client()
 		flood.Handshake()
 		for i := range 10 {
 			flood.WritePing([8]byte{'f', byte(i)})

@@ -27,7 +27,7 @@ type oneShot struct{ io.Reader }
 // the Go client sends non-replayable POSTs over them: no request fails, and
 // the connections really rotate.
 func TestMaxAgeUnderLoad(t *testing.T) {
-	eachTransport(t, func(t *testing.T, tlsOn bool) {
+	eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, tlsOn bool) {
 		var conns atomic.Int64
 		hs := &http.Server{
 			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +40,7 @@ func TestMaxAgeUnderLoad(t *testing.T) {
 				}
 			},
 		}
-		rg := startRigServer(t, tlsOn, server.Config{Policy: idle.Policy{MaxConnectionAge: 50 * time.Millisecond}}, hs)
+		rg := startSubject(t, hs, setup{tls: tlsOn, cfg: server.Config{Policy: idle.Policy{MaxConnectionAge: 50 * time.Millisecond}}})
 		const workers, transports = 16, 4
 		// Run until the connections have rotated a good number of times
 		// (bounded in time: a loaded machine may be slower).
@@ -65,9 +65,9 @@ func TestMaxAgeUnderLoad(t *testing.T) {
 				for i := 0; !done() && i < 100000; i++ {
 					var req *http.Request
 					if i%2 == 0 {
-						req, _ = http.NewRequest("POST", rg.url(), oneShot{strings.NewReader(strings.Repeat("b", 1024))})
+						req, _ = http.NewRequest("POST", rg.url()+"/", oneShot{strings.NewReader(strings.Repeat("b", 1024))})
 					} else {
-						req, _ = http.NewRequest("GET", rg.url(), nil)
+						req, _ = http.NewRequest("GET", rg.url()+"/", nil)
 					}
 					var wrote atomic.Bool
 					req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
@@ -113,16 +113,16 @@ func TestMaxAgeUnderLoad(t *testing.T) {
 // completes, while a well-behaved client is served throughout.
 func TestHeaderTimeoutOnTheWire(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	rg := startRig(t, false, server.Config{Policy: idle.Policy{HeaderTimeout: timeout}}, http.HandlerFunc(okHandler))
+	rg := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{cfg: server.Config{Policy: idle.Policy{HeaderTimeout: timeout}}})
 
-	silent := rg.dial()
+	silent := rg.client()
 	silent.WritePreface()
-	block := rg.dial()
+	block := rg.client()
 	block.Handshake()
 	hb := block.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/")
 	block.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb[:2]})
 
-	good := rg.dial()
+	good := rg.client()
 	good.Handshake()
 	good.WriteHeaders(1, true)
 	good.ExpectResponse(1)
@@ -164,9 +164,9 @@ func TestMaxStreamDurationOnTheWire(t *testing.T) {
 			handlerErr <- nil
 		}
 	})
-	rg := startRig(t, true, server.Config{Policy: idle.Policy{MaxStreamDuration: 200 * time.Millisecond}}, h)
+	rg := startSubject(t, &http.Server{Handler: h}, setup{tls: true, cfg: server.Config{Policy: idle.Policy{MaxStreamDuration: 200 * time.Millisecond}}})
 	cl := &http.Client{Transport: rg.transport()}
-	resp, err := cl.Get(rg.url() + "slow")
+	resp, err := cl.Get(rg.url() + "/slow")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestMaxStreamDurationOnTheWire(t *testing.T) {
 	if err := <-handlerErr; err != context.Canceled {
 		t.Errorf("slow handler's context: %v, want context.Canceled", err)
 	}
-	resp, err = cl.Get(rg.url())
+	resp, err = cl.Get(rg.url() + "/")
 	if err != nil {
 		t.Fatal(err)
 	}

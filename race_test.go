@@ -20,16 +20,6 @@ import (
 // from the same experiments, are in bench/RESULTS-race.md (go run
 // ./bench/race), and the idle test logs a stock run for comparison.
 
-// raceTransports runs f for h2c with prior knowledge and for h2 over TLS.
-func raceTransports(t *testing.T, f func(t *testing.T, useTLS bool)) {
-	for _, tc := range []struct {
-		name string
-		tls  bool
-	}{{"h2c", false}, {"tls", true}} {
-		t.Run(tc.name, func(t *testing.T) { f(t, tc.tls) })
-	}
-}
-
 func logResult(t *testing.T, what string, r experiment.Result) {
 	t.Helper()
 	crossed := "not recorded over TLS"
@@ -58,7 +48,7 @@ func TestDrainRace(t *testing.T) {
 	if testing.Short() {
 		runs, warmup = 5, 50*time.Millisecond
 	}
-	raceTransports(t, func(t *testing.T, useTLS bool) {
+	eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, useTLS bool) {
 		res, err := experiment.DrainRace(context.Background(), experiment.DrainConfig{
 			Server: experiment.ServerConfig{Kind: experiment.KindSupervised, TLS: useTLS},
 			Load: experiment.LoadConfig{
@@ -116,7 +106,7 @@ func TestIdleRace(t *testing.T) {
 			Runs: runs,
 		}
 	}
-	raceTransports(t, func(t *testing.T, useTLS bool) {
+	eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, useTLS bool) {
 		res, err := experiment.IdleRace(context.Background(), cfg(experiment.KindSupervised, useTLS))
 		if err != nil {
 			t.Fatal(err)

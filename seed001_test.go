@@ -27,94 +27,92 @@ import (
 // tap enforces one stream more than it advertises. Both then refuse a client
 // that really exceeds the limit (stream 5, opened while 3 is open).
 func TestStreamLimitRace(t *testing.T) {
-	for _, stock := range []bool{true, false} {
-		t.Run(interopName(stock, false), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				body := make([]byte, 4096)
-				hold, proceed := make(chan struct{}), make(chan struct{})
-				release := sync.OnceFunc(func() { close(hold) })
-				ln := &holdListener{stream: 1, hold: hold}
-				hs := &http.Server{
-					HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1},
-					Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						if r.URL.Path == "/wait" {
-							w.WriteHeader(http.StatusOK)
-							w.(http.Flusher).Flush()
-							<-r.Context().Done() // open until the client resets it
-							return
-						}
-						// Headers out first, and on the wire: then the
-						// END_STREAM frame goes straight through x/net's
-						// empty write buffer.
+	eachSubject(t, bothServers, h2cOnly, func(t *testing.T, stock, _ bool) {
+		synctest.Test(t, func(t *testing.T) {
+			body := make([]byte, 4096)
+			hold, proceed := make(chan struct{}), make(chan struct{})
+			release := sync.OnceFunc(func() { close(hold) })
+			ln := &holdListener{stream: 1, hold: hold}
+			hs := &http.Server{
+				HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1},
+				Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/wait" {
 						w.WriteHeader(http.StatusOK)
 						w.(http.Flusher).Flush()
-						<-proceed
-						w.Write(body)
-					}),
-				}
-				b := startBubbleSubjectOn(t, stock, false, hs, func(l net.Listener) net.Listener {
-					ln.Listener = l
-					return ln
-				})
-				t.Cleanup(func() { release(); b.stop() })
-				nc := b.dialH2()
-				c := h2test.NewClient(t, nc)
-				c.Handshake()
-				if v := c.ServerSettings[http2.SettingMaxConcurrentStreams]; v != 1 {
-					t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS = %d, want 1", v)
-				}
-				c.WriteHeaders(1, true)
-				readUntil(t, c, http2.FrameHeaders, 1)
-				synctest.Wait() // x/net's write buffer is empty
-				close(proceed)
-				readUntil(t, c, http2.FrameData, 1)
-				// END_STREAM is read; the server's writer is held.
-				c.WriteHeaders(3, true, ":path", "/wait")
-				synctest.Wait() // the server has taken stream 3 in, or refused it
-				if !ln.held.Load() {
-					t.Fatal("the server's write of stream 1's END_STREAM was not held: the race was not set up")
-				}
-				release()
-				refused := false
-				_, err := c.ReadUntil(func(f http2.Frame) bool {
-					switch f := f.(type) {
-					case *http2.RSTStreamFrame:
-						if f.StreamID == 3 {
-							refused = true
-							return true
-						}
-					case *http2.MetaHeadersFrame:
-						return f.StreamID == 3 // its handler runs: it was served
+						<-r.Context().Done() // open until the client resets it
+						return
 					}
-					return false
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("%s: stream 3, opened after stream 1's END_STREAM was read and before the server's books closed it: refused %v", interopName(stock, false), refused)
-				if stock && !refused {
-					t.Errorf("stock: stream 3 served; the test no longer reproduces the race")
-				}
-				if !stock {
-					if refused {
-						t.Errorf("h2lifecycle: stream 3 refused; want it served")
+					// Headers out first, and on the wire: then the
+					// END_STREAM frame goes straight through x/net's
+					// empty write buffer.
+					w.WriteHeader(http.StatusOK)
+					w.(http.Flusher).Flush()
+					<-proceed
+					w.Write(body)
+				}),
+			}
+			b := startSubject(t, hs, setup{stock: stock, bubble: true, listener: func(l net.Listener) net.Listener {
+				ln.Listener = l
+				return ln
+			}})
+			t.Cleanup(func() { release(); b.stop() })
+			nc := b.conn()
+			c := h2test.NewClient(t, nc)
+			c.Handshake()
+			if v := c.ServerSettings[http2.SettingMaxConcurrentStreams]; v != 1 {
+				t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS = %d, want 1", v)
+			}
+			c.WriteHeaders(1, true)
+			readUntil(t, c, http2.FrameHeaders, 1)
+			synctest.Wait() // x/net's write buffer is empty
+			close(proceed)
+			readUntil(t, c, http2.FrameData, 1)
+			// END_STREAM is read; the server's writer is held.
+			c.WriteHeaders(3, true, ":path", "/wait")
+			synctest.Wait() // the server has taken stream 3 in, or refused it
+			if !ln.held.Load() {
+				t.Fatal("the server's write of stream 1's END_STREAM was not held: the race was not set up")
+			}
+			release()
+			refused := false
+			_, err := c.ReadUntil(func(f http2.Frame) bool {
+				switch f := f.(type) {
+				case *http2.RSTStreamFrame:
+					if f.StreamID == 3 {
+						refused = true
+						return true
 					}
-					// Over the advertised limit for real: refused, and HPACK
-					// stays in step (stream 7 reuses the table entries).
-					c.WriteHeaders(5, true, ":path", "/wait")
-					if code := c.ExpectRSTStream(5); code != http2.ErrCodeProtocol && code != http2.ErrCodeRefusedStream {
-						t.Errorf("stream 5 over the limit: RST_STREAM(%v), want PROTOCOL_ERROR or REFUSED_STREAM", code)
-					}
-					c.WriteRSTStream(3, http2.ErrCodeCancel)
-					c.WriteHeaders(7, true)
-					if res := c.ExpectResponse(7); res.Status != "200" || len(res.Body) != len(body) {
-						t.Errorf("stream 7 after the refusal: %s, %d bytes", res.Status, len(res.Body))
-					}
+				case *http2.MetaHeadersFrame:
+					return f.StreamID == 3 // its handler runs: it was served
 				}
-				nc.Close()
+				return false
 			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: stream 3, opened after stream 1's END_STREAM was read and before the server's books closed it: refused %v", subjectLabel(stock, false), refused)
+			if stock && !refused {
+				t.Errorf("stock: stream 3 served; the test no longer reproduces the race")
+			}
+			if !stock {
+				if refused {
+					t.Errorf("h2lifecycle: stream 3 refused; want it served")
+				}
+				// Over the advertised limit for real: refused, and HPACK
+				// stays in step (stream 7 reuses the table entries).
+				c.WriteHeaders(5, true, ":path", "/wait")
+				if code := c.ExpectRSTStream(5); code != http2.ErrCodeProtocol && code != http2.ErrCodeRefusedStream {
+					t.Errorf("stream 5 over the limit: RST_STREAM(%v), want PROTOCOL_ERROR or REFUSED_STREAM", code)
+				}
+				c.WriteRSTStream(3, http2.ErrCodeCancel)
+				c.WriteHeaders(7, true)
+				if res := c.ExpectResponse(7); res.Status != "200" || len(res.Body) != len(body) {
+					t.Errorf("stream 7 after the refusal: %s, %d bytes", res.Status, len(res.Body))
+				}
+			}
+			nc.Close()
 		})
-	}
+	})
 }
 
 // readUntil reads until a frame of type typ on stream id, which must end it

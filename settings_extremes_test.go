@@ -164,8 +164,8 @@ func runExchange(t *testing.T, stock bool, st setting) exchange {
 		hs := &http.Server{Handler: h}
 		var cfg server.Config
 		st.apply(hs, &cfg)
-		b := startBubbleSubjectWith(t, stock, false, hs, cfg, nil)
-		c := newRawClient(t, b)
+		b := startSubject(t, hs, setup{stock: stock, bubble: true, cfg: cfg})
+		c := b.client()
 		c.AutoAck = true
 		born := time.Now()
 		ex = exchange{outcomes: map[string]string{}, closed: -1}

@@ -27,7 +27,7 @@ func TestRunShutdownForcedWhileHTTP1Runs(t *testing.T) {
 					case <-time.After(time.Hour):
 					}
 				})
-				b := startBubbleSubjectWith(t, false, false, &http.Server{Handler: h}, server.Config{}, nil)
+				b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true})
 				tr := &http.Transport{DialContext: b.ln.DialContext}
 				defer tr.CloseIdleConnections()
 				go func() {
@@ -80,9 +80,9 @@ func TestRunShutdownForcedWhileHTTP1Runs(t *testing.T) {
 func TestLateConnectionKeepsShutdownDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHandlerRuns()
-		b := startBubbleSubjectWith(t, false, false, &http.Server{Handler: h}, server.Config{}, nil)
-		c := newRawClient(t, b) // connected; the preface comes later
-		synctest.Wait()         // accepted
+		b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true})
+		c := b.client() // connected; the preface comes later
+		synctest.Wait() // accepted
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		deadline, _ := ctx.Deadline()

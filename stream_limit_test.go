@@ -63,13 +63,6 @@ func (h *handlerRuns) total() int {
 	return n
 }
 
-func subjectName(stock bool) string {
-	if stock {
-		return "stock"
-	}
-	return "h2lifecycle"
-}
-
 // TestStreamLimitWholeRange: every value of http.Server.HTTP2's
 // MaxConcurrentStreams, up to math.MaxInt (math.MaxUint32 is grpc-go's
 // default and a common way to say "no limit"), is advertised as the stock
@@ -86,8 +79,8 @@ func TestStreamLimitWholeRange(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					h := newHandlerRuns()
 					hs := &http.Server{Handler: h, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: v}}
-					b := startBubbleSubjectWith(t, stock, false, hs, server.Config{}, nil)
-					c := h2test.NewClient(t, b.dialH2())
+					b := startSubject(t, hs, setup{stock: stock, bubble: true})
+					c := b.client()
 					c.Handshake()
 					advertised[i] = c.ServerSettings[http2.SettingMaxConcurrentStreams]
 					c.WriteHeaders(1, true, ":path", "/one")
@@ -161,33 +154,31 @@ func TestStreamLimitRefusalAirtight(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, stock := range []bool{true, false} {
-				t.Run(subjectName(stock), func(t *testing.T) {
-					synctest.Test(t, func(t *testing.T) {
-						h := newHandlerRuns()
-						hs := &http.Server{Handler: h, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1}}
-						b := startBubbleSubjectWith(t, stock, false, hs, server.Config{}, nil)
-						c := h2test.NewClient(t, b.dialH2())
-						c.Handshake()
-						c.WriteHeaders(1, true, ":path", "/hold")
-						synctest.Wait()
-						tc.send(t, c)
-						synctest.Wait()
-						for _, p := range []string{"/over", "/over-again"} {
-							if n := h.count(p); n != 0 {
-								t.Errorf("the handler ran %d times for %s, a stream over the limit of 1", n, p)
-							}
+			eachSubject(t, bothServers, h2cOnly, func(t *testing.T, stock, _ bool) {
+				synctest.Test(t, func(t *testing.T) {
+					h := newHandlerRuns()
+					hs := &http.Server{Handler: h, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1}}
+					b := startSubject(t, hs, setup{stock: stock, bubble: true})
+					c := b.client()
+					c.Handshake()
+					c.WriteHeaders(1, true, ":path", "/hold")
+					synctest.Wait()
+					tc.send(t, c)
+					synctest.Wait()
+					for _, p := range []string{"/over", "/over-again"} {
+						if n := h.count(p); n != 0 {
+							t.Errorf("the handler ran %d times for %s, a stream over the limit of 1", n, p)
 						}
-						if !stock {
-							checkCounted(t, b.srv, h.total())
-						}
-						h.release()
-						c.Conn.Close()
-						time.Sleep(2 * time.Second) // fake time: a server that ended the connection lets it go
-						b.stop()
-					})
+					}
+					if !stock {
+						checkCounted(t, b.srv, h.total())
+					}
+					h.release()
+					c.Conn.Close()
+					time.Sleep(2 * time.Second) // fake time: a server that ended the connection lets it go
+					b.stop()
 				})
-			}
+			})
 		})
 	}
 }
@@ -211,37 +202,35 @@ func checkCounted(t *testing.T, srv *server.Server, served int) {
 // connection goes on: the next request, whose header block references the
 // refused block's HPACK table entries, is served.
 func TestRefusedStreamLeavesConnectionWorking(t *testing.T) {
-	for _, stock := range []bool{true, false} {
-		t.Run(subjectName(stock), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				h := newHandlerRuns()
-				hs := &http.Server{Handler: h, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1}}
-				b := startBubbleSubjectWith(t, stock, false, hs, server.Config{}, nil)
-				c := newRawClient(t, b)
-				c.Handshake()
-				c.WriteHeaders(1, true, ":path", "/hold")
-				synctest.Wait()
-				block := c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/over", "x-entry", "indexed-next-time")
-				var buf bytes.Buffer
-				fr := http2.NewFramer(&buf, nil)
-				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block, EndStream: true, EndHeaders: true,
-					PadLength: 7, Priority: http2.PriorityParam{StreamDep: 0, Weight: 200}})
-				c.Conn.Write(buf.Bytes())
-				if code := c.ExpectRSTStream(3); code != http2.ErrCodeProtocol {
-					t.Errorf("the stream over the limit: RST_STREAM(%v), want PROTOCOL_ERROR", code)
-				}
-				h.release()
-				c.ExpectResponse(1)
-				c.WriteHeaders(5, true, ":path", "/next", "x-entry", "indexed-next-time")
-				if res := c.ExpectResponse(5); res.Status != "200" {
-					t.Errorf("the next request: %s", res.Status)
-				}
-				if n := h.count("/over"); n != 0 {
-					t.Errorf("the handler ran %d times for the refused stream", n)
-				}
-				c.Conn.Close()
-				b.stop()
-			})
+	eachSubject(t, bothServers, h2cOnly, func(t *testing.T, stock, _ bool) {
+		synctest.Test(t, func(t *testing.T) {
+			h := newHandlerRuns()
+			hs := &http.Server{Handler: h, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1}}
+			b := startSubject(t, hs, setup{stock: stock, bubble: true})
+			c := b.client()
+			c.Handshake()
+			c.WriteHeaders(1, true, ":path", "/hold")
+			synctest.Wait()
+			block := c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/over", "x-entry", "indexed-next-time")
+			var buf bytes.Buffer
+			fr := http2.NewFramer(&buf, nil)
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block, EndStream: true, EndHeaders: true,
+				PadLength: 7, Priority: http2.PriorityParam{StreamDep: 0, Weight: 200}})
+			c.Conn.Write(buf.Bytes())
+			if code := c.ExpectRSTStream(3); code != http2.ErrCodeProtocol {
+				t.Errorf("the stream over the limit: RST_STREAM(%v), want PROTOCOL_ERROR", code)
+			}
+			h.release()
+			c.ExpectResponse(1)
+			c.WriteHeaders(5, true, ":path", "/next", "x-entry", "indexed-next-time")
+			if res := c.ExpectResponse(5); res.Status != "200" {
+				t.Errorf("the next request: %s", res.Status)
+			}
+			if n := h.count("/over"); n != 0 {
+				t.Errorf("the handler ran %d times for the refused stream", n)
+			}
+			c.Conn.Close()
+			b.stop()
 		})
-	}
+	})
 }

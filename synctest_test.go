@@ -11,89 +11,12 @@ import (
 	"testing/synctest"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/net/http2"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
-
-// bubble is a wrapped http.Server on an in-memory listener inside a synctest
-// bubble: time is fake and exact.
-type bubble struct {
-	t      *testing.T
-	hs     *http.Server
-	srv    *server.Server
-	ln     *h2test.Listener
-	served chan error
-	logs   *observer.ObservedLogs
-	conns  chan *h2test.PipeConn // server ends, as accepted
-}
-
-// recordingListener hands the test the server end of each connection.
-type recordingListener struct {
-	*h2test.Listener
-	conns chan *h2test.PipeConn
-}
-
-func (l recordingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		select {
-		case l.conns <- c.(*h2test.PipeConn):
-		default:
-		}
-	}
-	return c, err
-}
-
-func startBubble(t *testing.T, cfg server.Config, hs *http.Server) *bubble {
-	t.Helper()
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	hs.Protocols = &p
-	core, logs := observer.New(zap.DebugLevel)
-	srv, err := server.Wrap(hs, cfg, server.WithLogger(zap.New(core)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &bubble{t: t, hs: hs, srv: srv, ln: h2test.NewListener(), served: make(chan error, 1), logs: logs,
-		conns: make(chan *h2test.PipeConn, 16)}
-	go func() { b.served <- hs.Serve(recordingListener{b.ln, b.conns}) }()
-	return b
-}
-
-func (b *bubble) dial() *h2test.Client {
-	b.t.Helper()
-	nc, err := b.ln.Dial()
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return h2test.NewClient(b.t, nc)
-}
-
-// stop closes everything and waits for the bubble to settle.
-func (b *bubble) stop() {
-	b.t.Helper()
-	b.srv.Close()
-	if err := <-b.served; !errors.Is(err, http.ErrServerClosed) {
-		b.t.Errorf("Serve: %v", err)
-	}
-	synctest.Wait()
-}
-
-// drainedLine returns the Info line of the drained connection.
-func (b *bubble) drainedLine() map[string]any {
-	b.t.Helper()
-	lines := b.logs.FilterMessage("http2 connection drained").All()
-	if len(lines) != 1 {
-		b.t.Fatalf("%d \"drained\" log lines, want 1: %v", len(lines), b.logs.All())
-	}
-	return lines[0].ContextMap()
-}
 
 func okHandler(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }
 
@@ -103,8 +26,8 @@ func okHandler(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok")
 func TestIdleTimeoutDrainsTwoPhase(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const idle = 50 * time.Millisecond
-		b := startBubble(t, server.Config{}, &http.Server{Handler: http.HandlerFunc(okHandler), IdleTimeout: idle})
-		c := b.dial()
+		b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler), IdleTimeout: idle}, setup{bubble: true, recordLogs: true})
+		c := b.client()
 		c.Handshake()
 		c.AutoAck = false
 		c.WriteHeaders(1, true)
@@ -151,8 +74,8 @@ func TestIdleTimeoutDrainsTwoPhase(t *testing.T) {
 func TestPeerNeverAcks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const pingTimeout = 300 * time.Millisecond
-		b := startBubble(t, server.Config{Drain: drain.Config{PingTimeout: pingTimeout}}, &http.Server{Handler: http.HandlerFunc(okHandler)})
-		c := b.dial()
+		b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: server.Config{Drain: drain.Config{PingTimeout: pingTimeout}}, recordLogs: true})
+		c := b.client()
 		c.Handshake()
 		c.AutoAck = false
 		drained := make(chan error, 1)
@@ -199,9 +122,11 @@ func TestPeerNeverReads(t *testing.T) {
 			_, err := io.WriteString(w, big)
 			handlerDone <- err
 		})
-		b := startBubble(t, server.Config{Drain: drain.Config{Grace: grace}}, &http.Server{Handler: h})
-		c := b.dial()
-		sc := <-b.conns
+		conns := make(chan *h2test.PipeConn, 16) // server ends, as accepted
+		b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{Drain: drain.Config{Grace: grace}}, recordLogs: true,
+			listener: func(l net.Listener) net.Listener { return recordingListener{l, conns} }})
+		c := b.client()
+		sc := <-conns
 		c.Handshake(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 30})
 		c.WriteWindowUpdate(0, 1<<30)
 		sc.SetWriteLimit(16 << 10) // a TCP window that the peer never opens
@@ -238,8 +163,8 @@ func TestPeerNeverReads(t *testing.T) {
 func TestFreshConnectionDrain(t *testing.T) {
 	t.Run("first stream arrives", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := startBubble(t, server.Config{}, &http.Server{Handler: http.HandlerFunc(okHandler)})
-			c := b.dial()
+			b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, recordLogs: true})
+			c := b.client()
 			c.Handshake()
 			drained := make(chan error, 1)
 			go func() { drained <- b.srv.Drain(context.Background()) }()
@@ -266,10 +191,9 @@ func TestFreshConnectionDrain(t *testing.T) {
 	})
 	t.Run("no stream", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := startBubble(t, server.Config{Drain: drain.Config{FirstStreamWait: 40 * time.Millisecond}},
-				&http.Server{Handler: http.HandlerFunc(okHandler)})
+			b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: server.Config{Drain: drain.Config{FirstStreamWait: 40 * time.Millisecond}}, recordLogs: true})
 			born := time.Now()
-			c := b.dial()
+			c := b.client()
 			c.Handshake()
 			time.Sleep(10 * time.Millisecond)
 			drained := make(chan error, 1)
@@ -302,8 +226,8 @@ func TestStragglerAfterAckIsServed(t *testing.T) {
 		name := map[time.Duration]string{0: "default settle", time.Nanosecond: "no settle"}[settle]
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := startBubble(t, server.Config{Drain: drain.Config{Settle: settle}}, &http.Server{Handler: http.HandlerFunc(okHandler)})
-				c := b.dial()
+				b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: server.Config{Drain: drain.Config{Settle: settle}}, recordLogs: true})
+				c := b.client()
 				c.Handshake()
 				c.AutoAck = false
 				c.WriteHeaders(1, true)
@@ -337,4 +261,21 @@ func TestStragglerAfterAckIsServed(t *testing.T) {
 			})
 		})
 	}
+}
+
+// recordingListener hands the test the server end of each connection.
+type recordingListener struct {
+	net.Listener
+	conns chan *h2test.PipeConn
+}
+
+func (l recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		select {
+		case l.conns <- c.(*h2test.PipeConn):
+		default:
+		}
+	}
+	return c, err
 }
