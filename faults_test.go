@@ -228,8 +228,7 @@ func TestFaultInjection(t *testing.T) {
 	eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, tlsOn bool) {
 		core, logs := observer.New(zap.DebugLevel)
 		h := &faultHandler{exits: make(chan struct{}, 1)}
-		tracker := newConnTracker()
-		hs := &http.Server{Handler: h, ConnState: tracker.hook, ErrorLog: quietLog}
+		hs := &http.Server{Handler: h, ErrorLog: quietLog}
 		cfg := server.Config{Drain: drain.Config{Grace: 2 * time.Second, Linger: 200 * time.Millisecond}}
 		rg := startSubject(t, hs, setup{tls: tlsOn, cfg: cfg, opts: []server.Option{server.WithLogger(zap.New(core))}})
 		seed := uint64(time.Now().UnixNano())
@@ -351,7 +350,7 @@ func TestFaultInjection(t *testing.T) {
 		if took := time.Since(start); took > 12*time.Second {
 			t.Errorf("Shutdown took %v with a 10s context", took)
 		}
-		tracker.waitClosed(t, 15*time.Second)
+		rg.conns.waitClosed(t, 15*time.Second)
 		if snap := rg.srv.Snapshot(); len(snap) != 0 {
 			t.Errorf("%d supervised connections left: %+v", len(snap), snap)
 		}
