@@ -17,9 +17,9 @@ import (
 // TestIdleConnectionsEnd: a connection that opens no stream is ended by the
 // idle timeout whatever its client sent after the preface — nothing at all,
 // or a SETTINGS ACK and no SETTINGS (x/net accepts that as the first frame)
-// — no later than the stock server ends it plus one drain. Before, the idle
-// clock started only at the client's first non-ACK SETTINGS, and such
-// connections stayed open for ever.
+// — no later than the stock server ends it plus one drain. An idle clock
+// that started only at the client's first non-ACK SETTINGS would keep such
+// connections open for ever.
 func TestIdleConnectionsEnd(t *testing.T) {
 	const idleTimeout = time.Second
 	const drainBound = 3 * time.Second // notice, PING round trip or its 1 s floor, settle, FIN

@@ -275,8 +275,8 @@ func TestHostileControlFloods(t *testing.T) {
 // once, queues the others, and ends the connection with ENHANCE_YOUR_CALM
 // when more than 4×250 wait to start. h2lifecycle's stream set follows
 // every open and reset: it must not let more handlers run than the limit it
-// enforces (one above the advertised 250, seed 001), nor keep the connection
-// alive where stock ends it, nor keep anything afterwards.
+// enforces (one above the advertised 250, hazard 1 in DESIGN.md), nor keep
+// the connection alive where stock ends it, nor keep anything afterwards.
 //
 // When handlers return at the reset, whether the queue overflows depends on
 // scheduling, in both servers (measured: either outcome occurs with either
@@ -367,7 +367,7 @@ func TestHostileRapidReset(t *testing.T) {
 
 // enforcedStreams is how many streams at once the subject's HTTP/2 server
 // runs with the default settings: 250, advertised by both; h2lifecycle
-// enforces one more (server.Wrap, seed 001).
+// enforces one more (server.Wrap, hazard 1 in DESIGN.md).
 func enforcedStreams(stock bool) int64 {
 	if stock {
 		return 250

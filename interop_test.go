@@ -1,19 +1,19 @@
 package h2lifecycle_test
 
-// Interop hazards from the field (shared/seeds), each proven on the wire
+// Interop hazards seen in the field (DESIGN.md §5), each proven on the wire
 // against h2lifecycle and, beside it, the stock x/net server:
 //
-//   - seed 000: WINDOW_UPDATE / RST_STREAM on a closed stream must be
+//   - hazard 0: WINDOW_UPDATE / RST_STREAM on a closed stream must be
 //     ignored (RFC 9113 §5.1, §6.9); Kestrel answered with GOAWAY.
-//   - seed 002: SETTINGS_MAX_CONCURRENT_STREAMS must be advertised whatever
+//   - hazard 2: SETTINGS_MAX_CONCURRENT_STREAMS must be advertised whatever
 //     the configuration; Kestrel left the default out and Go's client then
 //     assumed 1000.
-//   - seed 004 (curl's half): a client that reuses a connection just as the
+//   - hazard 4 (curl's half): a client that reuses a connection just as the
 //     idle timeout closes it must not see a framing error.
 //
-// The MAX_CONCURRENT_STREAMS race (seed 001) and the empty DATA(END_STREAM)
-// that breaks gRPC through a proxy (seed 003) need a gRPC client: see
-// interop_grpc_test.go. The browser half of seed 004 and the nghttp2
+// The MAX_CONCURRENT_STREAMS race (hazard 1) and the empty DATA(END_STREAM)
+// that breaks gRPC through a proxy (hazard 3) need a gRPC client: see
+// interop_grpc_test.go. The browser half of hazard 4 and the nghttp2
 // clients are bench scripts: bench/interop, bench/RESULTS-interop.md.
 
 import (
@@ -37,7 +37,7 @@ import (
 )
 
 // ----------------------------------------------------------------------------
-// Seed 000: WINDOW_UPDATE / RST_STREAM after a stream is closed.
+// Hazard 0 (DESIGN.md): WINDOW_UPDATE / RST_STREAM after a stream is closed.
 
 // closedStreamHandler serves the paths of TestClosedStreamFramesIgnored:
 // /ok answers, /abort resets the stream (RST_STREAM(INTERNAL_ERROR)),
@@ -149,7 +149,7 @@ func (w *wireWatch) goAwayList() string {
 // lateFrames sends what a client sends for streams it already considers
 // done: a WINDOW_UPDATE returning the flow-control credit of what it read
 // (Go's client is eager with those) and an RST_STREAM(CANCEL) from a
-// cancellation that raced the end of the stream (seed 000).
+// cancellation that raced the end of the stream (hazard 0).
 func lateFrames(c *h2test.Client, ids ...uint32) {
 	for _, id := range ids {
 		c.WriteWindowUpdate(id, 1000)
@@ -157,7 +157,7 @@ func lateFrames(c *h2test.Client, ids ...uint32) {
 	}
 }
 
-// TestClosedStreamFramesIgnored (seed 000): RFC 9113 §5.1 says endpoints
+// TestClosedStreamFramesIgnored (hazard 0): RFC 9113 §5.1 says endpoints
 // MUST ignore WINDOW_UPDATE and RST_STREAM received on a closed stream for a
 // short while after it ended, and §6.9 that WINDOW_UPDATE may arrive on a
 // half-closed or closed stream. Kestrel answered such a WINDOW_UPDATE with
@@ -283,9 +283,9 @@ func closedStreamFrames(t *testing.T, stock, tlsOn bool, how string) {
 }
 
 // ----------------------------------------------------------------------------
-// Seed 002: SETTINGS_MAX_CONCURRENT_STREAMS is always advertised.
+// Hazard 2 (DESIGN.md): SETTINGS_MAX_CONCURRENT_STREAMS is always advertised.
 
-// TestMaxConcurrentStreamsAlwaysAdvertised (seed 002): a server that leaves
+// TestMaxConcurrentStreamsAlwaysAdvertised (hazard 2): a server that leaves
 // SETTINGS_MAX_CONCURRENT_STREAMS out of its first SETTINGS because its value
 // is "the default" leaves the client to guess (RFC 9113 §6.5.2: initially
 // unlimited). Go's client then assumes 1000 and Kestrel, meaning 100,
@@ -293,7 +293,7 @@ func closedStreamFrames(t *testing.T, stock, tlsOn bool, how string) {
 // server enforces, for every configuration: the default (250), a value set
 // through http.Server.HTTP2, with a connection policy, over h2c and TLS. And
 // the limit advertised must be the one enforced: one stream above it is
-// refused (h2lifecycle's server allows one more, for the race of seed 001,
+// refused (h2lifecycle's server allows one more, for the race of hazard 1,
 // and its tap refuses a stream the client opens above the advertised limit:
 // TestStreamLimitRace).
 func TestMaxConcurrentStreamsAlwaysAdvertised(t *testing.T) {
@@ -353,17 +353,18 @@ func TestMaxConcurrentStreamsAlwaysAdvertised(t *testing.T) {
 }
 
 // ----------------------------------------------------------------------------
-// Seed 004: the idle timeout must keep working on a reused connection.
+// Hazard 4 (DESIGN.md): the idle timeout must keep working on a reused
+// connection.
 
-// TestIdleTimeoutAfterRequestAcrossTimer (seed 004): found with curl, which
+// TestIdleTimeoutAfterRequestAcrossTimer (hazard 4): found with curl, which
 // reuses one connection for requests spaced about the idle timeout apart.
 // When the supervisor's idle timer fires while a request is in flight, it
 // finds nothing due and is not re-armed (the connection is busy). The HTTP/2
 // server reports the connection idle (ConnState) before the response's
 // END_STREAM reaches the wire (x/net flushes after it closes the stream), so
 // the last event that makes the connection idle is the tap seeing
-// END_STREAM, and that path does not re-arm the timer: the connection then
-// never idles out (fixed in e3be077; this is its regression test). Here:
+// END_STREAM: if that path does not re-arm the timer, the connection never
+// idles out. Here:
 // idle timeout 100ms, a request arrives at 95ms and takes 10ms, then
 // silence; the notice must come 100ms after the response.
 func TestIdleTimeoutAfterRequestAcrossTimer(t *testing.T) {
@@ -392,7 +393,7 @@ func TestIdleTimeoutAfterRequestAcrossTimer(t *testing.T) {
 	})
 }
 
-// TestIdleDrainWaitsForClientPreface (seed 004, found with Chromium in
+// TestIdleDrainWaitsForClientPreface (hazard 4, found with Chromium in
 // bench/interop/browser.sh): a browser opened a new TLS connection for a
 // fetch, then sat frozen (this machine's CPU quota) for 341ms between its
 // TLS Finished and its HTTP/2 preface. The idle timeout (300ms) counted
@@ -434,9 +435,9 @@ func TestIdleDrainWaitsForClientPreface(t *testing.T) {
 }
 
 // ----------------------------------------------------------------------------
-// Seed 004 with curl: reuse of a connection racing its idle close.
+// Hazard 4 with curl: reuse of a connection racing its idle close.
 
-// TestCurlReuseAcrossIdleClose (seed 004): curl (libcurl with nghttp2)
+// TestCurlReuseAcrossIdleClose (hazard 4): curl (libcurl with nghttp2)
 // fetches URLs one after another on one HTTP/2 connection over TLS, the
 // requests' starts spaced about the server's idle timeout apart (curl's
 // --rate, a few spacings just around it), so that some requests leave just

@@ -9,8 +9,10 @@ import (
 	"github.com/h2lifecycle/h2lifecycle/bench/experiment"
 )
 
-// The acceptance tests of DESIGN §4 for the Go client: under the races that
-// make the stock server lose requests, the supervised server loses none.
+// The acceptance tests for the Go client of the fix DESIGN.md §1 describes:
+// under the races that make the stock server lose requests (a new request
+// crossing a GOAWAY, on a drain or an idle close), the supervised server
+// loses none.
 // What counts as a failure is defined once, in experiment.Counts: every
 // request that did not get its 200 "ok", except the ones that never reached
 // a server after a shutdown closed the listener, and the ones the client

@@ -14,8 +14,8 @@ import (
 	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 )
 
-// TestStreamLimitRace (seed 001) makes the MAX_CONCURRENT_STREAMS race
-// deterministic. The server allows one stream at a time. The response to
+// TestStreamLimitRace (hazard 1, DESIGN.md) makes the MAX_CONCURRENT_STREAMS
+// race deterministic. The server allows one stream at a time. The response to
 // stream 1 is 4096 bytes after flushed headers, so its DATA(END_STREAM) frame
 // (4105 bytes) does not fit x/net's write buffer and is written off the
 // serve loop, straight to the connection; the

@@ -1261,7 +1261,7 @@ func TestSupervisorProgramSeeds(t *testing.T) {
 // its own GOAWAY(1): it had not processed stream 3 yet, which the tap had
 // already seen open. Our GOAWAY, written after it, must not name a higher
 // last-stream-id (RFC 9113 §6.8). Found by FuzzSupervisor (corpus input
-// abort-goaway-after-server-goaway); fixed in f751b5c.
+// abort-goaway-after-server-goaway).
 func TestAbortGoAwayAfterServerGoAway(t *testing.T) {
 	const all = 0xff
 	gen := func(kind byte, args ...byte) []byte { return append([]byte{opGenBase + kind}, args...) }

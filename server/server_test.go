@@ -363,9 +363,9 @@ func TestDebugHandler(t *testing.T) {
 // TestAdvertisedStreamLimit: clients are told the configured
 // MAX_CONCURRENT_STREAMS. The server behind enforces one more, so that a
 // client opening a stream the instant it reads another's END_STREAM is not
-// refused while the server has not yet counted that stream closed (seed 001,
-// golang/go#42777; the root package's TestStreamLimitRace reproduces it),
-// and the tap refuses a stream opened over the advertised limit: the server
+// refused while the server has not yet counted that stream closed (hazard 1
+// in DESIGN.md, golang/go#42777; the root package's TestStreamLimitRace
+// reproduces it), and the tap refuses a stream opened over the advertised limit: the server
 // resets it with PROTOCOL_ERROR (RFC 9113 §5.1.2), no handler runs, and the
 // HPACK state stays in step: a later request that refers to a table entry
 // the refused stream's header block made is decoded right.

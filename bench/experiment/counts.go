@@ -112,7 +112,7 @@ var errBadAnswer = errors.New("experiment: answer is not 200 ok")
 //     cannot rewind body after connection loss"; x/net's own client (Go
 //     1.26) retries them on a new connection. No server can prevent it,
 //     exactly like the nghttp2 clients that cancel their queued requests on
-//     any GOAWAY (DESIGN rule 10).
+//     any GOAWAY (DESIGN.md, rule 10).
 //
 // Every other failure counts, whatever its cause, including requests whose
 // HEADERS the client wrote on connections the server had served.

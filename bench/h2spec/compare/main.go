@@ -17,7 +17,7 @@
 // never passes it while stock passes it at least once.
 //
 // -serveconn also runs the stock binary with -mode serveconn (a bare
-// http2.Server.ServeConn accept loop, DESIGN rule 11), for information only.
+// http2.Server.ServeConn accept loop, DESIGN.md, rule 11), for information only.
 //
 // The output is Markdown for bench/h2spec/RESULTS.md. Exit status: 0 when
 // h2lifecycle passes every case stock passes, 1 when it misses one, 2 on a

@@ -7,10 +7,10 @@
 // It prints "listening on HOST:PORT" once it listens, and exits on SIGTERM or
 // SIGINT.
 //
-// -mode serveconn is the DESIGN rule 11 experiment: a bare accept loop that
-// hands every connection to http2.Server.ServeConn itself (TLS handshake and
-// ALPN done by hand, h2c read as prior knowledge), with no net/http
-// http.Server serving the connection.
+// -mode serveconn is the experiment of rule 11 (DESIGN.md): a bare accept
+// loop that hands every connection to http2.Server.ServeConn itself (TLS
+// handshake and ALPN done by hand, h2c read as prior knowledge), with no
+// net/http http.Server serving the connection.
 package main
 
 import (

@@ -1,8 +1,8 @@
 // Command netlog summarizes a Chromium net log (--log-net-log=FILE
 // --net-log-capture-mode=Everything) for the browser bench
 // (bench/interop/browser.sh): what the page's fetch() cannot show, because
-// Chromium's network layer retries some failures on its own (DESIGN rule
-// 10).
+// Chromium's network layer retries some failures on its own (DESIGN.md,
+// rule 10).
 //
 //	go run ./bench/interop/netlog FILE
 //

@@ -8,7 +8,7 @@
 //
 // Paths:
 //
-//	/             the browser page of seed 004 (browser.sh): fetches /ok in sequence,
+//	/             the browser page of hazard 4 (DESIGN.md; browser.sh): fetches /ok in sequence,
 //	              pausing ?lo= to ?hi= ms before each (default 280–320), ?n= of them
 //	              (default 200), odd ones POSTs with a 1 KiB string body (not
 //	              streamed), then POSTs its counts to /report
@@ -218,7 +218,7 @@ func quiet() *log.Logger { return log.New(io.Discard, "", 0) }
 // page fetches /ok in sequence with pauses straddling the idle timeout, half
 // of them POSTs with an ordinary string body: Chromium fails fetch uploads
 // with a streamed body that were not yet sent when any GOAWAY arrives
-// (DESIGN rule 10), so the bodies here are plain strings.
+// (DESIGN.md, rule 10), so the bodies here are plain strings.
 const page = `<!doctype html>
 <meta charset="utf-8">
 <title>running</title>
