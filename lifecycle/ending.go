@@ -335,17 +335,3 @@ func (s *Supervisor) connGone() {
 	}
 	s.mu.Unlock()
 }
-
-func (s *Supervisor) logFields() []zap.Field {
-	return []zap.Field{zap.Uint64("conn", s.id), zap.String("remote", s.remote())}
-}
-
-func zapStream(id uint32) zap.Field { return zap.Uint32("stream", id) }
-
-// debug writes a Debug line about the connection; it costs a level check
-// when Debug is off.
-func (s *Supervisor) debug(msg string, fields ...zap.Field) {
-	if ce := s.log.Check(zap.DebugLevel, msg); ce != nil {
-		ce.Write(append(s.logFields(), fields...)...)
-	}
-}

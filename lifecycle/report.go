@@ -183,6 +183,21 @@ func (s *Supervisor) logReport(r *Report) {
 	ce.Write(fields...)
 }
 
+// logFields are the fields that name the connection in its log lines.
+func (s *Supervisor) logFields() []zap.Field {
+	return []zap.Field{zap.Uint64("conn", s.id), zap.String("remote", s.remote())}
+}
+
+func zapStream(id uint32) zap.Field { return zap.Uint32("stream", id) }
+
+// debug writes a Debug line about the connection; it costs a level check
+// when Debug is off.
+func (s *Supervisor) debug(msg string, fields ...zap.Field) {
+	if ce := s.log.Check(zap.DebugLevel, msg); ce != nil {
+		ce.Write(append(s.logFields(), fields...)...)
+	}
+}
+
 // span is b-a: zero when either did not happen or b came first (streams
 // can end before the ACK; the client can close before the final GOAWAY).
 func span(a, b time.Time) time.Duration {

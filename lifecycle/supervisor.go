@@ -101,13 +101,16 @@ type Supervisor struct {
 	done    chan struct{} // Done's, made on first use
 	report  *Report       // the final report, once closed (out of line: most of a connection's life has none)
 
+	keepResetCodes bool // a panic could not be placed: deadline resets stay INTERNAL_ERROR
+	serverIdle     bool // the server's own view (http.ConnState)
+	busy           bool // streams open, as last told to the sequence and the clock
+	aborted        bool // ended by an error GOAWAY (ours or the server's), not a drain
+	cutIn          bool // ended by an error GOAWAY of ours: the tap gives the server nothing more
+	closed         bool
+
+	// Set by Handler before the connection is served, then read-only; last,
+	// beside the bools above, so that it costs no padding.
 	cancelDeadlines bool // Handler is installed with per-stream limits: deadline resets go out as CANCEL
-	keepResetCodes  bool // a panic could not be placed: deadline resets stay INTERNAL_ERROR
-	serverIdle      bool // the server's own view (http.ConnState)
-	busy            bool // streams open, as last told to the sequence and the clock
-	aborted         bool // ended by an error GOAWAY (ours or the server's), not a drain
-	cutIn           bool // ended by an error GOAWAY of ours: the tap gives the server nothing more
-	closed          bool
 }
 
 // New supervises nc. Serve the connection returned by [Supervisor.Conn],
