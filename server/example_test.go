@@ -120,13 +120,14 @@ func ExampleWrap() {
 }
 
 func ExampleServer_Shutdown() {
-	started := make(chan struct{})
+	started, shuttingDown := make(chan struct{}), make(chan struct{})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
-		time.Sleep(100 * time.Millisecond) // a request in flight when the shutdown begins
+		<-shuttingDown // a request still in flight when the shutdown begins
 		fmt.Fprint(w, "done")
 	})}
 	h2, url := startExample(srv)
+	srv.RegisterOnShutdown(func() { close(shuttingDown) })
 	client := h2cClient()
 	defer client.CloseIdleConnections()
 	answer := make(chan string, 1)
