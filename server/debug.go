@@ -14,6 +14,10 @@ import (
 // internal port or behind authentication: it shows client addresses.
 func (s *Server) DebugHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.wrapped() {
+			http.Error(w, ErrNotWrapped.Error(), http.StatusInternalServerError)
+			return
+		}
 		s.mu.Lock()
 		draining := s.draining
 		s.mu.Unlock()
@@ -24,7 +28,10 @@ func (s *Server) DebugHandler() http.Handler {
 			Draining    bool                 `json:"draining"`
 			Count       int                  `json:"connections_count"`
 			Connections []lifecycle.Snapshot `json:"connections"`
-		}{time.Now().UTC().Format(time.RFC3339Nano), !s.notReady.Load(), draining, len(conns), conns}
+			// TLS HTTP/2 connections served without supervision
+			// (UnsupervisedHTTP2): zero unless misconfigured.
+			Unsupervised uint64 `json:"unsupervised_http2_connections"`
+		}{time.Now().UTC().Format(time.RFC3339Nano), !s.notReady.Load(), draining, len(conns), conns, s.unsupervised.Load()}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		enc := json.NewEncoder(w)

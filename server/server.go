@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -52,11 +53,12 @@ func (c Config) Validate() error {
 	return c.Drain.Validate()
 }
 
-// Errors returned by Wrap.
+// Errors returned by Wrap. Each is wrapped in an error that says what
+// happened and what to do; test them with errors.Is.
 var (
 	ErrNilServer       = errors.New("server: Wrap needs a non-nil *http.Server")
-	ErrHTTP2Configured = errors.New(`server: http.Server.TLSNextProto["h2"] is already set (http2.ConfigureServer, or a second Wrap); h2lifecycle must be the only HTTP/2 server`)
-	ErrHTTP2Disabled   = errors.New("server: http.Server.Protocols enables neither HTTP2 nor UnencryptedHTTP2; there is nothing to supervise")
+	ErrHTTP2Configured = errors.New(`server: http.Server.TLSNextProto["h2"] is already set; h2lifecycle must be the only HTTP/2 server`)
+	ErrHTTP2Disabled   = errors.New("server: HTTP/2 is turned off on this http.Server; there is nothing to supervise")
 )
 
 // defaultMaxStreams is the HTTP/2 server's default
@@ -82,6 +84,13 @@ type Server struct {
 
 	notReady atomic.Bool // a shutdown began: the readiness handler answers 503
 
+	// What checks that HTTP/2 still comes here (guard.go).
+	active       atomic.Bool // Wrap succeeded: the shutdown hook acts
+	h2fn         uintptr     // the code of the TLSNextProto["h2"] Wrap installed
+	bypassOnce   sync.Once
+	unsupervised atomic.Uint64
+	umetrics     UnsupervisedMetrics
+
 	mu        sync.Mutex
 	conns     map[*lifecycle.Supervisor]struct{}
 	nextID    uint64
@@ -94,8 +103,24 @@ type Server struct {
 
 // Wrap supervises every HTTP/2 connection hs will serve. Call it before hs
 // serves. It installs hs.TLSNextProto["h2"] and
-// hs.TLSNextProto["unencrypted_http2"] and registers a shutdown hook, so that
-// hs.Shutdown drains every HTTP/2 connection two-phase and waits for it.
+// hs.TLSNextProto["unencrypted_http2"], puts a ConnState hook in front of
+// hs.ConnState (which it still calls, first) and registers a shutdown hook,
+// so that hs.Shutdown drains every HTTP/2 connection two-phase and waits
+// for it.
+//
+// Wrap fails, saying what to change, rather than supervise nothing: when
+// HTTP/2 is already configured on hs (http2.ConfigureServer, a second
+// Wrap, or hs already serving: ErrHTTP2Configured), when HTTP/2 is turned
+// off (ErrHTTP2Disabled), and when hs.Handler is h2c.NewHandler's
+// (ErrH2CHandler). An HTTP/1.1 request asking to upgrade to h2c ("Upgrade:
+// h2c", removed from HTTP/2 by RFC 9113) is served over HTTP/1.1 and not
+// upgraded; h2c is prior knowledge only, through hs.Protocols. If
+// http2.ConfigureServer replaces the HTTP/2 server after Wrap, the first
+// connection (or hs.Shutdown) logs an error and UnsupervisedHTTP2 counts
+// the connections served without supervision.
+//
+// A failed Wrap leaves hs as it was, except for a shutdown hook that does
+// nothing.
 func Wrap(hs *http.Server, cfg Config, opts ...Option) (*Server, error) {
 	if hs == nil {
 		return nil, ErrNilServer
@@ -103,19 +128,27 @@ func Wrap(hs *http.Server, cfg Config, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if _, ok := hs.TLSNextProto["h2"]; ok {
-		return nil, ErrHTTP2Configured
+	if isH2CHandler(hs.Handler) {
+		return nil, ErrH2CHandler
 	}
-	if p := hs.Protocols; p != nil && !p.HTTP2() && !p.UnencryptedHTTP2() {
-		return nil, ErrHTTP2Disabled
+	s := &Server{hs: hs, cfg: cfg}
+	// First, because RegisterOnShutdown takes hs's lock, which Serve also
+	// takes once it has set up its own HTTP/2 server: a Wrap after Serve
+	// reads that setup without a data race, and reports it below.
+	hs.RegisterOnShutdown(s.onShutdown)
+	if fn, ok := hs.TLSNextProto["h2"]; ok {
+		return nil, configuredErr(fn)
+	}
+	if err := disabledErr(hs); err != nil {
+		return nil, err
 	}
 	if err := checkHandle(); err != nil {
 		return nil, fmt.Errorf("server: the per-connection HTTP/2 server cannot be built with this Go version: %w", err)
 	}
-	if cfg.Policy.IdleTimeout == 0 {
-		cfg.Policy.IdleTimeout = hs.IdleTimeout
-		if cfg.Policy.IdleTimeout == 0 {
-			cfg.Policy.IdleTimeout = hs.ReadTimeout
+	if s.cfg.Policy.IdleTimeout == 0 {
+		s.cfg.Policy.IdleTimeout = hs.IdleTimeout
+		if s.cfg.Policy.IdleTimeout == 0 {
+			s.cfg.Policy.IdleTimeout = hs.ReadTimeout
 		}
 	}
 	var o options
@@ -124,13 +157,10 @@ func Wrap(hs *http.Server, cfg Config, opts ...Option) (*Server, error) {
 			opt.apply(&o)
 		}
 	}
-	s := &Server{
-		hs:    hs,
-		cfg:   cfg,
-		log:   o.log,
-		lops:  o.lifecycle(),
-		conns: make(map[*lifecycle.Supervisor]struct{}),
-	}
+	s.log = o.log
+	s.lops = o.lifecycle()
+	s.conns = make(map[*lifecycle.Supervisor]struct{})
+	s.umetrics, _ = o.metrics.(UnsupervisedMetrics)
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -139,6 +169,7 @@ func Wrap(hs *http.Server, cfg Config, opts ...Option) (*Server, error) {
 	}
 	hs.TLSNextProto["h2"] = s.serveTLS
 	hs.TLSNextProto[nextProtoUnencryptedHTTP2] = s.serveH2C
+	s.h2fn = reflect.ValueOf(hs.TLSNextProto["h2"]).Pointer()
 	// Like http2.ConfigureServer: a tls.Config the program passes to its own
 	// tls.NewListener must offer h2 (appended, so an explicit preference for
 	// http/1.1 stands).
@@ -150,15 +181,24 @@ func Wrap(hs *http.Server, cfg Config, opts ...Option) (*Server, error) {
 			tc.NextProtos = append(tc.NextProtos, "http/1.1")
 		}
 	}
-	hs.RegisterOnShutdown(func() {
-		s.mu.Lock()
-		sequenced := s.sequenced
-		s.mu.Unlock()
-		if !sequenced {
-			s.drainAll(0, true)
-		}
-	})
+	s.watchConns(hs)
+	s.active.Store(true)
 	return s, nil
+}
+
+// onShutdown is the hook hs.Shutdown runs: it drains every connection,
+// unless RunShutdown drives the drains.
+func (s *Server) onShutdown() {
+	if !s.active.Load() {
+		return // Wrap failed
+	}
+	s.checkBypass(s.hs)
+	s.mu.Lock()
+	sequenced := s.sequenced
+	s.mu.Unlock()
+	if !sequenced {
+		s.drainAll(0, true)
+	}
 }
 
 func (s *Server) serveTLS(hs *http.Server, tc *tls.Conn, h http.Handler) {
@@ -433,6 +473,9 @@ func (s *Server) graceFor(ctx context.Context) time.Duration {
 // first: streams still open then are reset. Drain returns ctx.Err() if ctx
 // ends first.
 func (s *Server) Drain(ctx context.Context) error {
+	if !s.wrapped() {
+		return ErrNotWrapped
+	}
 	for _, sup := range s.drainAll(s.graceFor(ctx), false) {
 		select {
 		case <-sup.Done():
@@ -449,6 +492,9 @@ func (s *Server) Drain(ctx context.Context) error {
 // [Server.Drain] by ctx's deadline. It returns once every connection is
 // closed, or ctx.Err() if ctx ends first.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.wrapped() {
+		return ErrNotWrapped
+	}
 	s.drainAll(s.graceFor(ctx), true)
 	if err := s.hs.Shutdown(ctx); err != nil {
 		return err
@@ -466,6 +512,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // HTTP/2 server has let go of every supervised connection. Handlers may
 // still be returning: their contexts are cancelled.
 func (s *Server) Close() error {
+	if !s.wrapped() {
+		return ErrNotWrapped
+	}
 	err := s.hs.Close()
 	s.mu.Lock()
 	sups := make([]*lifecycle.Supervisor, 0, len(s.conns))
@@ -482,6 +531,9 @@ func (s *Server) Close() error {
 
 // Snapshot returns the live state of every supervised connection, by id.
 func (s *Server) Snapshot() []lifecycle.Snapshot {
+	if !s.wrapped() {
+		return nil
+	}
 	s.mu.Lock()
 	sups := make([]*lifecycle.Supervisor, 0, len(s.conns))
 	for sup := range s.conns {

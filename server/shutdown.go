@@ -115,10 +115,18 @@ func (r *ShutdownReport) add(c lifecycle.Report) {
 
 // ReadinessHandler answers 200 "ready" until a shutdown begins and 503
 // "shutting down" from then on: a readiness probe's endpoint.
+//
+// On a Server that Wrap did not make it answers 503 with ErrNotWrapped's
+// text: such a server supervises nothing.
 func (s *Server) ReadinessHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
+		if !s.wrapped() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, ErrNotWrapped)
+			return
+		}
 		if s.notReady.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "shutting down")
@@ -145,6 +153,9 @@ var ErrForced = errors.New("server: shutdown forced")
 // soon as it announces its address) registers its own signal channel early,
 // and calls RunShutdown on the first signal with a ctx the second cancels.
 func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan) (ShutdownReport, error) {
+	if !s.wrapped() {
+		return ShutdownReport{}, ErrNotWrapped
+	}
 	grace := plan.grace(s.cfg.Drain.GraceOrDefault())
 	if err := plan.Validate(); err != nil {
 		return ShutdownReport{}, err
@@ -250,6 +261,9 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan) (ShutdownRe
 // that the same signals cancel: the first signal would also count as the
 // second.
 func (s *Server) ShutdownOnSignal(ctx context.Context, plan ShutdownPlan) (ShutdownReport, error) {
+	if !s.wrapped() {
+		return ShutdownReport{}, ErrNotWrapped
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
 	defer signal.Stop(sigs)

@@ -5,13 +5,18 @@
 //	go run ./examples/demo
 //	go run ./examples/demo -runs 10 -workers 128 -tls
 //
-// Everything runs on 127.0.0.1 and takes a few seconds. The runs alternate
-// between the two servers, each on a fresh server with fresh client
-// connections, so both see the same machine. It prints what one connection
-// of each server carried on the wire when the shutdown began (recorded at
-// the server's end for h2c, at the client's end for TLS, whose bytes are
-// encrypted below net/http), then the failed requests of every run, by
-// cause. Nothing is canned: every number is measured as it prints.
+// Everything runs on 127.0.0.1 and takes about ten seconds. It measures the
+// three ways a connection ends that the README names: a shutdown under load
+// (the runs alternate between the two servers, each on a fresh server with
+// fresh client connections, so both see the same machine), an idle timeout
+// racing the client's next request (both servers), and a maximum connection
+// age under load (h2lifecycle: the stock server has no such limit). It
+// prints first, in plain words, what each server lost and why; then, for
+// experts, what one connection of each server carried on the wire when the
+// shutdown began (recorded at the server's end for h2c, at the client's end
+// for TLS, whose bytes are encrypted below net/http), and the failed
+// requests by cause. Nothing is canned: every number is measured as it
+// prints.
 //
 // -timeline FILE adds one more shutdown of the h2lifecycle server under the
 // same load, not counted in the table, run through the same shutdown
@@ -26,32 +31,58 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"golang.org/x/net/http2"
 
 	"github.com/h2lifecycle/h2lifecycle/bench/experiment"
+	"github.com/h2lifecycle/h2lifecycle/idle"
+	"github.com/h2lifecycle/h2lifecycle/lifecycle"
 	"github.com/h2lifecycle/h2lifecycle/lifecycle/timeline"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "demo:", err)
-		os.Exit(1)
-	}
+	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
+
+// runMain runs the demo and returns the exit code: 0, also for -h (the
+// usage was asked for), 2 for bad flags, 1 when a measurement failed.
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := run(ctx, args, stdout)
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &usage):
+		fmt.Fprintln(stderr, "demo:", err)
+		return 2
+	}
+	fmt.Fprintln(stderr, "demo:", err)
+	return 1
+}
+
+// usageError is a bad flag or flag value.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 type options struct {
 	runs     int
@@ -63,6 +94,11 @@ type options struct {
 	seed     uint64
 	timeline string
 	spread   time.Duration
+
+	idleRequests int           // per worker, in the idle race
+	idleTimeout  time.Duration // of the idle race
+	maxAge       time.Duration // of the max-age run
+	ageDuration  time.Duration // how long the max-age run's load runs
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -77,26 +113,40 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the choice between GET and POST")
 	fs.StringVar(&o.timeline, "timeline", "", "after the runs, drain the h2lifecycle server once more and draw its connections' drains to this SVG file")
 	fs.DurationVar(&o.spread, "spread", 0, "in the -timeline run, start the connections' drains evenly over this window (server.ShutdownPlan.Spread)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	fs.IntVar(&o.idleRequests, "idle-requests", 30, "idle race: requests per worker (16 workers, one connection each, pausing about -idle-timeout between requests)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 50*time.Millisecond, "idle race: the servers' idle timeout")
+	fs.DurationVar(&o.maxAge, "max-age", 100*time.Millisecond, "max-age run: h2lifecycle's idle.Policy.MaxConnectionAge")
+	fs.DurationVar(&o.ageDuration, "age-duration", time.Second, "max-age run: how long the load runs")
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintln(out, "Usage: go run ./examples/demo [flags]")
+		fmt.Fprintln(out, "Measures, on 127.0.0.1, the requests the stock x/net HTTP/2 server and h2lifecycle lose when connections end")
+		fmt.Fprintln(out, "(a shutdown under load, an idle timeout, a maximum connection age), and shows one shutdown on the wire.")
+		fs.PrintDefaults()
 	}
-	if o.runs < 1 || o.workers < 1 || o.conns < 1 || o.post < 0 || o.post > 1 || o.warmup <= 0 {
-		return fmt.Errorf("-runs, -workers, -conns and -duration must be positive and -post in [0, 1]")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if o.runs < 1 || o.workers < 1 || o.conns < 1 || o.post < 0 || o.post > 1 || o.warmup <= 0 ||
+		o.idleRequests < 1 || o.idleTimeout <= 0 || o.maxAge <= 0 || o.ageDuration <= 0 {
+		return usageError{errors.New("-runs, -workers, -conns, -duration, -idle-requests, -idle-timeout, -max-age and -age-duration must be positive and -post in [0, 1]")}
 	}
 	if o.spread < 0 || o.spread >= timelineGrace {
-		return fmt.Errorf("-spread must be in [0, %v), got %v", timelineGrace, o.spread)
+		return usageError{fmt.Errorf("-spread must be in [0, %v), got %v", timelineGrace, o.spread)}
 	}
 	transport := "h2c"
 	if o.tls {
 		transport = "h2 over TLS"
 	}
 
-	fmt.Fprintf(out, "h2lifecycle demo: two HTTP/2 servers on 127.0.0.1 under the same load, each shut down %d times while it serves.\n", o.runs)
-	fmt.Fprintf(out, "The stock x/net server ends a connection with one GOAWAY(last stream); a request already on the wire is lost.\n")
-	fmt.Fprintf(out, "h2lifecycle sends GOAWAY(2^31-1)+PING first, and the real GOAWAY only when the PING comes back.\n\n")
-	fmt.Fprintf(out, "Load: %d workers over %d connections (%s), %.0f%% POSTs whose bodies cannot be replayed, %v before each shutdown.\n",
-		o.workers, o.conns, transport, 100*o.post, o.warmup)
-	fmt.Fprintf(out, "%s, %d CPUs. Measuring %d shutdowns per server...\n\n", runtime.Version(), runtime.NumCPU(), o.runs)
+	fmt.Fprintf(out, "h2lifecycle demo: the stock x/net HTTP/2 server and the same server supervised by h2lifecycle, on 127.0.0.1,\n")
+	fmt.Fprintf(out, "under the same load (%d workers over %d connections, %s, %.0f%% POSTs whose bodies cannot be replayed).\n",
+		o.workers, o.conns, transport, 100*o.post)
+	fmt.Fprintf(out, "%s, %d CPUs. Measuring %d shutdowns per server, an idle-timeout race and a max-age run (about ten seconds)...\n\n",
+		runtime.Version(), runtime.NumCPU(), o.runs)
 
 	kinds := []experiment.Kind{experiment.KindStock, experiment.KindSupervised}
 	var results [2]experiment.Result
@@ -127,6 +177,26 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 
+	var idleResults [2]experiment.Result
+	for i, kind := range kinds {
+		res, err := experiment.IdleRace(ctx, experiment.IdleConfig{
+			Server: experiment.ServerConfig{Kind: kind, TLS: o.tls, IdleTimeout: o.idleTimeout},
+			Load:   experiment.LoadConfig{PostFraction: o.post, Seed: o.seed, RequestsPerWorker: o.idleRequests},
+		})
+		if err != nil {
+			return fmt.Errorf("idle race, %v: %w", name(kind), err)
+		}
+		idleResults[i] = res
+	}
+	age, err := maxAgeRun(ctx, o)
+	if err != nil {
+		return fmt.Errorf("max-age run: %w", err)
+	}
+
+	printSummary(out, o, results, idleResults, age)
+	fmt.Fprintf(out, "The detail, for experts. A shutdown on the wire:\n")
+	fmt.Fprintf(out, "the stock server ends a connection with one GOAWAY(last stream): a request already on the wire is lost.\n")
+	fmt.Fprintf(out, "h2lifecycle sends GOAWAY(2^31-1)+PING first, and the real GOAWAY only when the PING comes back.\n\n")
 	for i, kind := range kinds {
 		printConn(out, kind, shown[i])
 	}
@@ -414,11 +484,119 @@ func printCounts(out io.Writer, results []experiment.Result) {
 	fmt.Fprintln(out, "\"Never sent\": the client failed the request without writing it to the connection (see bench/experiment, type Counts).")
 }
 
+// wrap shortens a sample error to about 160 bytes, at a word boundary: a
+// long error ends with " ..." after a whole word, never mid-word.
 func wrap(s string) string {
-	if len(s) > 160 {
-		return s[:157] + "..."
+	s = strings.TrimSpace(s)
+	const limit = 160
+	if len(s) <= limit {
+		return s
 	}
-	return strings.TrimSpace(s)
+	cut := strings.LastIndexByte(s[:limit-4], ' ')
+	if cut <= 0 {
+		cut = limit - 4 // one long word: nothing better to cut at
+	}
+	return strings.TrimRight(s[:cut], " ,:;") + " ..."
+}
+
+// ageResult is what the max-age run measured.
+type ageResult struct {
+	counts  experiment.Counts
+	rotated int64 // connections ended at their maximum age
+}
+
+// maxAgeRun serves the load with h2lifecycle under a short maximum
+// connection age, so that connections are rotated while they carry
+// requests. The stock server has no age limit to compare with.
+func maxAgeRun(ctx context.Context, o options) (ageResult, error) {
+	var rotated atomic.Int64
+	hs := &http.Server{Handler: experiment.Handler(0), Protocols: experiment.Protocols(), ErrorLog: log.New(io.Discard, "", 0)}
+	h2, err := server.Wrap(hs, server.Config{Policy: idle.Policy{MaxConnectionAge: o.maxAge}},
+		server.WithMetrics(ageMetrics{&rotated}))
+	if err != nil {
+		return ageResult{}, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return ageResult{}, err
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	load, err := experiment.StartLoad(experiment.LoadConfig{
+		URL:          "http://" + ln.Addr().String() + "/",
+		Workers:      o.workers,
+		Conns:        o.conns,
+		PostFraction: o.post,
+		Seed:         o.seed,
+		Duration:     o.ageDuration,
+	})
+	if err != nil {
+		h2.Close()
+		<-served
+		return ageResult{}, err
+	}
+	stop := context.AfterFunc(ctx, load.Stop)
+	counts := load.Wait()
+	stop()
+	h2.Close()
+	<-served
+	return ageResult{counts: counts, rotated: rotated.Load()}, ctx.Err()
+}
+
+// ageMetrics counts the connections that ended at their maximum age.
+type ageMetrics struct{ rotated *atomic.Int64 }
+
+func (ageMetrics) ConnOpened() {}
+func (m ageMetrics) ConnClosed(r *lifecycle.Report) {
+	if r.Reason == lifecycle.ReasonMaxAge {
+		m.rotated.Add(1)
+	}
+}
+
+// printSummary says, in plain words and before any detail, what each server
+// lost when its connections ended, and why.
+func printSummary(out io.Writer, o options, shutdown, idleRace [2]experiment.Result, age ageResult) {
+	fmt.Fprintln(out, "What happened:")
+	stock, h2 := shutdown[0].Counts, shutdown[1].Counts
+	fmt.Fprintf(out, "- Shutdown, %d times under load: the stock server lost %s; h2lifecycle lost %s.\n",
+		o.runs, lost(stock), lost(h2))
+	if stock.Failed > 0 {
+		fmt.Fprintf(out, "  Why: the stock server closed each connection with a single GOAWAY while requests were already on their way to it%s.\n",
+			because(stock))
+	}
+	stock, h2 = idleRace[0].Counts, idleRace[1].Counts
+	fmt.Fprintf(out, "- Idle timeout (%v, clients pausing about that long between requests): the stock server lost %s; h2lifecycle lost %s.\n",
+		o.idleTimeout, lost(stock), lost(h2))
+	if stock.Failed > 0 {
+		fmt.Fprintf(out, "  Why: the stock server closed idle connections just as the client sent its next request on them%s.\n",
+			because(stock))
+	}
+	fmt.Fprintf(out, "- Max connection age (%v, h2lifecycle only: the stock server has no age limit, only the shutdown above):\n", o.maxAge)
+	fmt.Fprintf(out, "  h2lifecycle rotated %d connections at their age limit under load and lost %s.\n", age.rotated, lost(age.counts))
+	fmt.Fprintln(out, "h2lifecycle ends every connection in two phases, so a request already on the wire is served, not lost.")
+	fmt.Fprintln(out)
+}
+
+// lost is "N of M requests".
+func lost(c experiment.Counts) string {
+	return fmt.Sprintf("%d of %d requests", c.Failed, c.Requests)
+}
+
+// because names the main cause of the failures, in words.
+func because(c experiment.Counts) string {
+	best, n := experiment.Cause(0), 0
+	for _, cause := range experiment.Causes() {
+		if c.ByCause[cause] > n {
+			best, n = cause, c.ByCause[cause]
+		}
+	}
+	switch best {
+	case experiment.CauseCannotRetry:
+		return ", and the client cannot send a POST whose body it has already written a second time"
+	case experiment.CauseGoAwayClosed:
+		return ", and closed it before answering them"
+	}
+	return fmt.Sprintf(" (the client's error, most often: %v)", best)
 }
 
 func name(k experiment.Kind) string {

@@ -3,7 +3,7 @@ module github.com/h2lifecycle/h2lifecycle/examples/prometheus
 go 1.26.0
 
 require (
-	github.com/h2lifecycle/h2lifecycle v0.0.0
+	github.com/h2lifecycle/h2lifecycle v0.1.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -28,7 +28,3 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
-
-// The adapter is built against the h2lifecycle beside it, never a published
-// one: it is the core's lifecycle.Metrics it implements.
-replace github.com/h2lifecycle/h2lifecycle => ../..

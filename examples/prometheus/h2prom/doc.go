@@ -30,8 +30,9 @@
 //	h2lifecycle_downstream_rq_completed_total              downstream_rq_completed
 //	h2lifecycle_downstream_rq_reset_total                  downstream_rq_rx_reset + downstream_rq_tx_reset
 //	h2lifecycle_downstream_rq_cut_total                    none: streams still open when their connection closed
+//	h2lifecycle_downstream_cx_unsupervised_total           none: HTTP/2 connections a misconfigured server did not supervise (alert on any)
 //
-// The reason label takes the fixed strings of package idle (idle, max_age,
+// The reason label takes the fixed strings of lifecycle.Reason (idle, max_age,
 // max_streams, header_timeout, keepalive_timeout, too_many_pings, shutdown,
 // requested, peer_goaway, server_goaway, protocol_error, peer_closed), so its
 // cardinality is bounded; every one is exported from the start at zero, so

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/h2lifecycle/h2lifecycle/lifecycle"
+	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
 // Options tune the metrics. The zero value works.
@@ -84,12 +85,14 @@ type Metrics struct {
 	rqCompleted   prometheus.Counter
 	rqReset       prometheus.Counter
 	rqCut         prometheus.Counter
+	cxUnsup       prometheus.Counter
 
 	all []prometheus.Collector
 }
 
 var _ lifecycle.Metrics = (*Metrics)(nil)
 var _ prometheus.Collector = (*Metrics)(nil)
+var _ server.UnsupervisedMetrics = (*Metrics)(nil)
 
 // New returns the metrics, every series at zero. Register the result with a
 // prometheus.Registerer and pass it to server.WithMetrics.
@@ -143,6 +146,8 @@ func New(o Options) *Metrics {
 			"Streams ended by RST_STREAM from either side, counted when the connection closes (Envoy: downstream_rq_rx_reset plus downstream_rq_tx_reset)."),
 		rqCut: counter("rq_cut_total",
 			"Streams still open when their connection closed: reset at the grace deadline, or lost with the connection."),
+		cxUnsup: counter("cx_unsupervised_total",
+			"TLS HTTP/2 connections served without supervision because http2.ConfigureServer replaced h2lifecycle after server.Wrap (server.Server.UnsupervisedHTTP2): alert on any."),
 	}
 	for _, r := range reasons {
 		m.cxDestroy.WithLabelValues(string(r))
@@ -152,9 +157,13 @@ func New(o Options) *Metrics {
 		m.drainPhase.WithLabelValues(p)
 	}
 	m.all = []prometheus.Collector{m.cxTotal, m.cxActive, m.cxDestroy, m.cxDrained, m.cxActiveRq, m.cxLength,
-		m.drainDuration, m.drainPhase, m.pingRTT, m.pingTimeout, m.graceExpired, m.rqTotal, m.rqCompleted, m.rqReset, m.rqCut}
+		m.drainDuration, m.drainPhase, m.pingRTT, m.pingTimeout, m.graceExpired, m.rqTotal, m.rqCompleted, m.rqReset, m.rqCut, m.cxUnsup}
 	return m
 }
+
+// ConnUnsupervised counts an HTTP/2 connection served without supervision
+// (server.UnsupervisedMetrics): a misconfigured server.
+func (m *Metrics) ConnUnsupervised() { m.cxUnsup.Inc() }
 
 // ConnOpened counts a connection that came under supervision.
 func (m *Metrics) ConnOpened() {

@@ -235,6 +235,7 @@ func TestConnClosedFromReports(t *testing.T) {
 		StreamsOpened: 3, StreamsCompleted: 1, StreamsCut: []uint32{5, 7}})
 	m.ConnClosed(&lifecycle.Report{Age: time.Second}) // no reason
 	m.ConnClosed(nil)                                 // tolerated: the gauge still goes down
+	m.ConnUnsupervised()
 
 	for _, c := range []struct {
 		name string
@@ -249,6 +250,7 @@ func TestConnClosedFromReports(t *testing.T) {
 		{"rq_completed", m.rqCompleted, 7},
 		{"rq_reset", m.rqReset, 1},
 		{"rq_cut", m.rqCut, 2},
+		{"cx_unsupervised", m.cxUnsup, 1},
 		{"cx_destroy_with_active_rq", m.cxActiveRq, 1},
 		{"drained idle", m.cxDrained.WithLabelValues("idle"), 1},
 		{"drained peer_closed", m.cxDrained.WithLabelValues("peer_closed"), 0},

@@ -1,6 +1,7 @@
-package h2lifecycle_test
+package interop_test
 
-// gRPC interop: real grpc-go clients against gRPC hosted with
+// gRPC interop (moved from the core module, which must not require grpc):
+// real grpc-go clients against gRPC hosted with
 // grpc.Server.ServeHTTP behind h2lifecycle (examples/grpc), and the two
 // field incidents that need a gRPC client:
 //

@@ -1,0 +1,167 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"reflect"
+	"runtime"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// Every setup in which h2lifecycle would supervise nothing is an error of
+// Wrap, or, when it can only show later (http2.ConfigureServer called after
+// Wrap), an error logged once and a count: never a server that quietly
+// serves HTTP/2 without supervision.
+
+// ErrNotWrapped is returned by the methods of a Server that Wrap did not
+// make (the zero value, or nil).
+var ErrNotWrapped = errors.New("server: this *server.Server was not made by server.Wrap: use the Server Wrap returns")
+
+// ErrH2CHandler is Wrap's error when the handler is h2c.NewHandler's.
+var ErrH2CHandler = errors.New("server: the handler is h2c.NewHandler's (golang.org/x/net/http2/h2c): it serves h2c itself, where h2lifecycle cannot supervise it. " +
+	"Remove h2c.NewHandler (use the handler it wraps) and enable h2c on the http.Server instead: " +
+	"var p http.Protocols; p.SetHTTP1(true); p.SetUnencryptedHTTP2(true); srv.Protocols = &p " +
+	"(srv.Protocols.SetUnencryptedHTTP2(true) when srv.Protocols is already set)")
+
+// h2cPackage is the import path of x/net's h2c handler.
+const h2cPackage = "golang.org/x/net/http2/h2c"
+
+// isH2CHandler reports whether h is h2c.NewHandler's handler (a value or a
+// pointer of a type of package h2c).
+func isH2CHandler(h http.Handler) bool {
+	if h == nil {
+		return false
+	}
+	t := reflect.TypeOf(h)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.PkgPath() == h2cPackage
+}
+
+// configuredErr says who put the HTTP/2 server that is already in
+// hs.TLSNextProto["h2"] there, and what to do about it.
+func configuredErr(fn func(*http.Server, *tls.Conn, http.Handler)) error {
+	name := funcName(fn)
+	switch {
+	case strings.Contains(name, "h2lifecycle/server."):
+		return fmt.Errorf("%w: server.Wrap was already called on this http.Server; wrap it once and share the *server.Server", ErrHTTP2Configured)
+	case strings.HasPrefix(name, "golang.org/x/net/http2."):
+		return fmt.Errorf("%w: http2.ConfigureServer was called on it. Remove that call (h2lifecycle serves HTTP/2 with the same server) "+
+			"and move the http2.Server settings into http.Server.HTTP2 (an *http.HTTP2Config: MaxConcurrentStreams, MaxReadFrameSize, "+
+			"SendPingTimeout for ReadIdleTimeout, PingTimeout, WriteByteTimeout, ...); http2.Server.IdleTimeout becomes http.Server.IdleTimeout", ErrHTTP2Configured)
+	case strings.HasPrefix(name, "net/http."):
+		return fmt.Errorf("%w by net/http itself: the http.Server has already started serving (Serve, ServeTLS, ListenAndServe or ListenAndServeTLS configure "+
+			"its own HTTP/2 server as they start), or, on Go 1.27, http2.ConfigureServer was called on it. Call server.Wrap before the server serves, "+
+			"and instead of http2.ConfigureServer set http.Server.HTTP2", ErrHTTP2Configured)
+	}
+	return fmt.Errorf("%w (by %s): remove the other HTTP/2 server, or supervise nothing", ErrHTTP2Configured, name)
+}
+
+// funcName is the name of fn's code, "" if unknown.
+func funcName(fn any) string {
+	v := reflect.ValueOf(fn)
+	if v.Kind() != reflect.Func || v.IsNil() {
+		return ""
+	}
+	if f := runtime.FuncForPC(v.Pointer()); f != nil {
+		return f.Name()
+	}
+	return ""
+}
+
+// disabledErr reports a server on which net/http would not serve HTTP/2 at
+// all, so that there is nothing to supervise.
+func disabledErr(hs *http.Server) error {
+	if p := hs.Protocols; p != nil {
+		if !p.HTTP2() && !p.UnencryptedHTTP2() {
+			return fmt.Errorf("%w: http.Server.Protocols enables neither HTTP2 nor UnencryptedHTTP2", ErrHTTP2Disabled)
+		}
+		return nil // Protocols wins over TLSNextProto, as in net/http
+	}
+	if hs.TLSNextProto != nil {
+		// net/http's documented way to turn HTTP/2 off: a non-nil map
+		// without "h2".
+		return fmt.Errorf("%w: http.Server.TLSNextProto is a non-nil map without \"h2\", net/http's way to turn HTTP/2 off. "+
+			"To serve HTTP/2, leave TLSNextProto nil (or set http.Server.Protocols); to keep it off, do not Wrap the server", ErrHTTP2Disabled)
+	}
+	return nil
+}
+
+// watchConns puts a ConnState hook in front of the user's (which it calls
+// right after, unchanged): at every new connection it checks that HTTP/2 still
+// comes to h2lifecycle, and counts the TLS connections that negotiated h2
+// without it when they close (before the user's hook sees StateClosed).
+func (s *Server) watchConns(hs *http.Server) {
+	user := hs.ConnState
+	hs.ConnState = func(nc net.Conn, st http.ConnState) {
+		// Ours first: a user hook that sees StateClosed sees the count.
+		defer func() {
+			if user != nil {
+				user(nc, st)
+			}
+		}()
+		switch st {
+		case http.StateNew:
+			s.checkBypass(hs)
+		case http.StateClosed:
+			if tc, ok := nc.(*tls.Conn); ok && s.bypassed(hs) && tc.ConnectionState().NegotiatedProtocol == "h2" {
+				s.unsupervised.Add(1)
+				if s.umetrics != nil {
+					s.umetrics.ConnUnsupervised()
+				}
+			}
+		}
+	}
+}
+
+// bypassed reports whether another HTTP/2 server took hs.TLSNextProto["h2"]
+// over after Wrap (http2.ConfigureServer, on any Go version).
+func (s *Server) bypassed(hs *http.Server) bool {
+	fn, ok := hs.TLSNextProto["h2"]
+	return !ok || reflect.ValueOf(fn).Pointer() != s.h2fn
+}
+
+// checkBypass logs, once, that HTTP/2 connections bypass supervision.
+func (s *Server) checkBypass(hs *http.Server) {
+	if !s.bypassed(hs) {
+		return
+	}
+	s.bypassOnce.Do(func() {
+		msg := "h2lifecycle: HTTP/2 connections are not supervised: http.Server.TLSNextProto[\"h2\"] was replaced after server.Wrap " +
+			"(http2.ConfigureServer called after Wrap?). They end with the stock server's single GOAWAY. " +
+			"Remove the http2.ConfigureServer call and set http.Server.HTTP2 instead; Server.UnsupervisedHTTP2 counts them (TLS)"
+		if hs.ErrorLog != nil {
+			hs.ErrorLog.Print(msg)
+		}
+		s.log.Error(msg, zap.String("tls_next_proto_h2", funcName(hs.TLSNextProto["h2"])))
+	})
+}
+
+// UnsupervisedHTTP2 is the number of TLS connections that negotiated HTTP/2
+// and were served without supervision because another HTTP/2 server replaced
+// h2lifecycle's after Wrap (http2.ConfigureServer called after Wrap), counted
+// when they close. It is zero on a correctly set up server. h2c connections
+// served that way are not counted (nothing tells them from HTTP/1.1 ones at
+// that point), but the first connection logs the error all the same.
+func (s *Server) UnsupervisedHTTP2() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.unsupervised.Load()
+}
+
+// UnsupervisedMetrics is an optional method of the lifecycle.Metrics given
+// to WithMetrics: when it has it, ConnUnsupervised is called for every
+// connection UnsupervisedHTTP2 counts.
+type UnsupervisedMetrics interface {
+	ConnUnsupervised()
+}
+
+// wrapped reports whether Wrap made s.
+func (s *Server) wrapped() bool { return s != nil && s.hs != nil }

@@ -1,0 +1,317 @@
+package server_test
+
+// One test per setup in which h2lifecycle used to supervise nothing
+// without a word (issue 13): each is now an error that names the fix, or,
+// for http2.ConfigureServer after Wrap, an error logged once and a count.
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
+
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
+	"github.com/h2lifecycle/h2lifecycle/lifecycle"
+	"github.com/h2lifecycle/h2lifecycle/server"
+)
+
+func okHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+}
+
+// wantErr fails unless err is target and its text holds every hint.
+func wantErr(t *testing.T, err, target error, hints ...string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("err = %v, want %v", err, target)
+	}
+	for _, h := range hints {
+		if !strings.Contains(err.Error(), h) {
+			t.Errorf("error %q does not say %q", err, h)
+		}
+	}
+}
+
+// TestWrapRejectsH2CHandler: h2c.NewHandler serves h2c itself (prior
+// knowledge and Upgrade), around h2lifecycle: Wrap says how to migrate.
+func TestWrapRejectsH2CHandler(t *testing.T) {
+	for _, hs := range []*http.Server{
+		{Handler: h2c.NewHandler(okHandler(), &http2.Server{})},
+		{Handler: h2c.NewHandler(okHandler(), &http2.Server{}), Protocols: h2cProtocols()},
+	} {
+		_, err := server.Wrap(hs, server.Config{})
+		wantErr(t, err, server.ErrH2CHandler, "Remove h2c.NewHandler", "SetUnencryptedHTTP2(true)")
+		if _, ok := hs.TLSNextProto["h2"]; ok {
+			t.Error("a failed Wrap installed its HTTP/2 server")
+		}
+	}
+}
+
+// TestWrapRespectsTLSNextProtoOff: a non-nil TLSNextProto without "h2" is
+// net/http's documented way to turn HTTP/2 off; Wrap must not turn it back
+// on. Explicit Protocols win over it, as in net/http.
+func TestWrapRespectsTLSNextProtoOff(t *testing.T) {
+	hs := &http.Server{TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}}
+	_, err := server.Wrap(hs, server.Config{})
+	wantErr(t, err, server.ErrHTTP2Disabled, "TLSNextProto is a non-nil map without \"h2\"", "leave TLSNextProto nil")
+	if len(hs.TLSNextProto) != 0 {
+		t.Errorf("a failed Wrap changed TLSNextProto: %d entries", len(hs.TLSNextProto))
+	}
+
+	hs = &http.Server{TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, Protocols: h2cProtocols()}
+	if _, err := server.Wrap(hs, server.Config{}); err != nil {
+		t.Fatalf("Wrap with explicit Protocols: %v", err)
+	}
+}
+
+// TestWrapExplainsConfigured: each way HTTP/2 can already be on the server
+// gets its own explanation and fix.
+func TestWrapExplainsConfigured(t *testing.T) {
+	t.Run("ConfigureServer before Wrap", func(t *testing.T) {
+		_, err := server.Wrap(configured(t), server.Config{})
+		// Go 1.26: x/net's own entry; Go 1.27: net/http's, which x/net
+		// configures: both name ConfigureServer and the migration.
+		wantErr(t, err, server.ErrHTTP2Configured, "http2.ConfigureServer", "http.Server.HTTP2")
+	})
+	t.Run("second Wrap", func(t *testing.T) {
+		hs := &http.Server{}
+		if _, err := server.Wrap(hs, server.Config{}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := server.Wrap(hs, server.Config{})
+		wantErr(t, err, server.ErrHTTP2Configured, "server.Wrap was already called")
+	})
+}
+
+// TestWrapAfterServe: Wrap on a server that already serves says so, and
+// reads its HTTP/2 setup without a data race (run with -race).
+func TestWrapAfterServe(t *testing.T) {
+	for _, tlsOn := range []bool{false, true} {
+		hs := &http.Server{Handler: okHandler(), ErrorLog: quietLog()}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		url := "http://" + ln.Addr().String()
+		client := &http.Client{Timeout: 10 * time.Second}
+		if tlsOn {
+			hs.TLSConfig = h2test.ServerTLSConfig()
+			url = "https://" + ln.Addr().String()
+			client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+			go func() { served <- hs.ServeTLS(ln, "", "") }()
+		} else {
+			go func() { served <- hs.Serve(ln) }()
+		}
+		// A response: Serve has set up and is accepting.
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		client.CloseIdleConnections()
+
+		_, err = server.Wrap(hs, server.Config{})
+		wantErr(t, err, server.ErrHTTP2Configured, "already started serving", "Call server.Wrap before the server serves")
+		hs.Close()
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Fatalf("Serve: %v", err)
+		}
+	}
+}
+
+func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// unsupervisedMetrics is a lifecycle.Metrics with the optional
+// ConnUnsupervised.
+type unsupervisedMetrics struct {
+	mu                   sync.Mutex
+	opened, unsupervised int
+}
+
+func (m *unsupervisedMetrics) ConnOpened()                  { m.mu.Lock(); m.opened++; m.mu.Unlock() }
+func (m *unsupervisedMetrics) ConnClosed(*lifecycle.Report) {}
+func (m *unsupervisedMetrics) ConnUnsupervised()            { m.mu.Lock(); m.unsupervised++; m.mu.Unlock() }
+
+// TestConfigureServerAfterWrap: http2.ConfigureServer after Wrap takes the
+// HTTP/2 connections away from h2lifecycle (on Go 1.26 by replacing
+// TLSNextProto["h2"], on 1.27 by configuring net/http's own server). The
+// first connection logs an error, once; the TLS connections that negotiated
+// h2 are counted in UnsupervisedHTTP2, in the debug handler and by the
+// metrics hook.
+func TestConfigureServerAfterWrap(t *testing.T) {
+	core, logs := observer.New(zapcore.ErrorLevel)
+	closed := make(chan struct{}, 4)
+	var snaps []int
+	var srv *server.Server
+	hs := &http.Server{
+		TLSConfig: h2test.ServerTLSConfig(),
+		ErrorLog:  quietLog(),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			snaps = append(snaps, len(srv.Snapshot())) // one request at a time
+			io.WriteString(w, r.Proto)
+		}),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed {
+				closed <- struct{}{}
+			}
+		},
+	}
+	fm := &unsupervisedMetrics{}
+	var err error
+	srv, err = server.Wrap(hs, server.Config{}, server.WithLogger(zap.New(core)), server.WithMetrics(fm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := http2.ConfigureServer(hs, &http2.Server{}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }()
+	defer func() {
+		hs.Close()
+		<-served
+	}()
+
+	const conns = 2
+	for range conns {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "HTTP/2.0" {
+			t.Fatalf("served over %q, want HTTP/2.0", body)
+		}
+		tr.CloseIdleConnections()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the connection did not close within 10s of the client closing it")
+		}
+	}
+	if got := srv.UnsupervisedHTTP2(); got != conns {
+		t.Errorf("UnsupervisedHTTP2 = %d, want %d", got, conns)
+	}
+	for i, n := range snaps {
+		if n != 0 {
+			t.Errorf("request %d: %d connections supervised, want 0 (they bypass it)", i, n)
+		}
+	}
+	fm.mu.Lock()
+	if fm.unsupervised != conns || fm.opened != 0 {
+		t.Errorf("metrics: %d unsupervised, %d opened; want %d, 0", fm.unsupervised, fm.opened, conns)
+	}
+	fm.mu.Unlock()
+	if n := logs.FilterMessageSnippet("http2.ConfigureServer called after Wrap").Len(); n != 1 {
+		t.Errorf("%d error lines about ConfigureServer after Wrap, want 1 (once): %v", n, logs.All())
+	}
+	rec := httptest.NewRecorder()
+	srv.DebugHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/debug/h2", nil))
+	if !strings.Contains(rec.Body.String(), `"unsupervised_http2_connections": 2`) {
+		t.Errorf("debug handler does not show the count:\n%s", rec.Body)
+	}
+}
+
+// TestH2CUpgradeNotSupported pins the decision on h2c Upgrade (RFC 7540
+// §3.2, removed by RFC 9113): an HTTP/1.1 request with "Upgrade: h2c" is
+// served over HTTP/1.1, never switched to an HTTP/2 connection that would
+// escape supervision; h2c is prior knowledge only (Protocols). Both
+// toolchains.
+func TestH2CUpgradeNotSupported(t *testing.T) {
+	var protos []string
+	var mu sync.Mutex
+	hs := &http.Server{Protocols: h2cProtocols(), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		protos = append(protos, r.Proto)
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	})}
+	srv, addr := serve(t, hs, server.Config{})
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(nc)
+	for i := range 2 { // the connection stays HTTP/1.1
+		io.WriteString(nc, "GET / HTTP/1.1\r\nHost: "+addr+"\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 1 || string(body) != "ok" {
+			t.Fatalf("request %d: %s %s %q, want HTTP/1.1 200 ok (no 101 Switching Protocols)", i, resp.Proto, resp.Status, body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(protos) != 2 || protos[0] != "HTTP/1.1" || protos[1] != "HTTP/1.1" {
+		t.Errorf("handler saw %q, want two HTTP/1.1 requests", protos)
+	}
+	if n := srv.UnsupervisedHTTP2(); n != 0 {
+		t.Errorf("UnsupervisedHTTP2 = %d", n)
+	}
+}
+
+// TestZeroServer: every method of a Server that Wrap did not make returns
+// an error or an answer saying so, never a panic; nil too.
+func TestZeroServer(t *testing.T) {
+	for name, s := range map[string]*server.Server{"zero": {}, "nil": nil} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			for what, err := range map[string]error{
+				"Drain":    s.Drain(ctx),
+				"Shutdown": s.Shutdown(ctx),
+				"Close":    s.Close(),
+			} {
+				if !errors.Is(err, server.ErrNotWrapped) {
+					t.Errorf("%s = %v, want ErrNotWrapped", what, err)
+				}
+			}
+			if _, err := s.RunShutdown(ctx, server.ShutdownPlan{}); !errors.Is(err, server.ErrNotWrapped) {
+				t.Errorf("RunShutdown = %v", err)
+			}
+			if _, err := s.ShutdownOnSignal(ctx, server.ShutdownPlan{}); !errors.Is(err, server.ErrNotWrapped) {
+				t.Errorf("ShutdownOnSignal = %v", err)
+			}
+			if snaps := s.Snapshot(); snaps != nil {
+				t.Errorf("Snapshot = %v", snaps)
+			}
+			if n := s.UnsupervisedHTTP2(); n != 0 {
+				t.Errorf("UnsupervisedHTTP2 = %d", n)
+			}
+			for what, h := range map[string]http.Handler{"ReadinessHandler": s.ReadinessHandler(), "DebugHandler": s.DebugHandler()} {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+				if rec.Code < 500 || !strings.Contains(rec.Body.String(), "not made by server.Wrap") {
+					t.Errorf("%s: %d %q, want a 5xx naming the mistake", what, rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
