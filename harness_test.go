@@ -455,25 +455,3 @@ func startBubbleSubjectWith(t *testing.T, stock, tlsOn bool, hs *http.Server, cf
 type bubbleSubject = subject
 
 func (s *subject) dialH2() net.Conn { s.t.Helper(); return s.conn() }
-
-// Kept for interop_grpc_test.go until it moves to the examples/grpc module.
-var quietInteropLog = quietLog
-
-// startInterop is kept for interop_grpc_test.go until it moves.
-func startInterop(t testing.TB, stock, tlsOn bool, hs *http.Server, cfg server.Config, opts ...server.Option) *subject {
-	t.Helper()
-	return startSubject(t, hs, setup{stock: stock, tls: tlsOn, cfg: cfg, opts: opts})
-}
-
-// eachInterop is kept for interop_grpc_test.go until it moves.
-func eachInterop(t *testing.T, f func(t *testing.T, stock, tlsOn bool)) {
-	eachSubject(t, bothServers, bothTransports, f)
-}
-
-// eachTransport is kept for interop_grpc_test.go until it moves.
-func eachTransport(t *testing.T, f func(t *testing.T, tlsOn bool)) {
-	eachSubject(t, supervisedOnly, bothTransports, func(t *testing.T, _, tlsOn bool) { f(t, tlsOn) })
-}
-
-// interopName is kept for interop_grpc_test.go until it moves.
-func interopName(stock, tlsOn bool) string { return subjectLabel(stock, tlsOn) }

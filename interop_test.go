@@ -13,7 +13,7 @@ package h2lifecycle_test
 //
 // The MAX_CONCURRENT_STREAMS race (hazard 1) and the empty DATA(END_STREAM)
 // that breaks gRPC through a proxy (hazard 3) need a gRPC client: see
-// interop_grpc_test.go. The browser half of hazard 4 and the nghttp2
+// examples/grpc/interop (its own module). The browser half of hazard 4 and the nghttp2
 // clients are bench scripts: bench/interop, bench/RESULTS-interop.md.
 
 import (
