@@ -153,9 +153,10 @@ type diffStep struct {
 // diffCompiled is a program ready to run: its steps, and which stream id
 // carried each request tag (the :path of a HEADERS op).
 type diffCompiled struct {
-	steps     []diffStep
-	tagStream map[string]uint32
-	tagGlued  map[string]bool // the op carrying the tag was glued to the previous write
+	steps      []diffStep
+	tagStream  map[string]uint32
+	tagGlued   map[string]bool // the op carrying the tag was glued to the previous write
+	headersIDs map[uint32]bool // the streams a HEADERS was sent on
 }
 
 // diffBuilder turns ops into bytes; its state is the client's: the ids it
@@ -168,6 +169,7 @@ type diffBuilder struct {
 	pending   []byte // its withheld last fragment
 	open      bool
 	tags      map[string]uint32
+	headers   map[uint32]bool
 }
 
 func (b *diffBuilder) stream(a byte) uint32 {
@@ -223,7 +225,7 @@ func frameBytes(typ http2.FrameType, flags http2.Flags, stream uint32, payload [
 }
 
 func compileDiffProgram(p diffProgram) diffCompiled {
-	b := &diffBuilder{tlsOn: p.tls, tags: map[string]uint32{}}
+	b := &diffBuilder{tlsOn: p.tls, tags: map[string]uint32{}, headers: map[uint32]bool{}}
 	steps := []diffStep{{kind: kHeaders, bytes: []byte(http2.ClientPreface), what: "preface"}}
 	glued := map[string]bool{}
 	for i, op := range p.ops {
@@ -236,7 +238,7 @@ func compileDiffProgram(p diffProgram) diffCompiled {
 		}
 		steps = append(steps, s)
 	}
-	return diffCompiled{steps: steps, tagStream: b.tags, tagGlued: glued}
+	return diffCompiled{steps: steps, tagStream: b.tags, tagGlued: glued, headersIDs: b.headers}
 }
 
 // diffTag is the :path of op i's request; the handler's mode is its suffix.
@@ -322,6 +324,7 @@ func (b *diffBuilder) compile(i int, op [4]byte) diffStep {
 			b.maxID = id
 		}
 		b.lastID = id
+		b.headers[id] = true
 		s.bytes, s.what = out, fmt.Sprintf("HEADERS(%d %s flags=%#x c=%#x)", id, tag, x, c)
 	case kContinuation:
 		id := b.stream(a)
