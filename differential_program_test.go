@@ -153,10 +153,9 @@ type diffStep struct {
 // diffCompiled is a program ready to run: its steps, and which stream id
 // carried each request tag (the :path of a HEADERS op).
 type diffCompiled struct {
-	steps      []diffStep
-	tagStream  map[string]uint32
-	tagGlued   map[string]bool // the op carrying the tag was glued to the previous write
-	headersIDs map[uint32]bool // the streams a HEADERS was sent on
+	steps     []diffStep
+	tagStream map[string]uint32
+	tagGlued  map[string]bool // the op carrying the tag was glued to the previous write
 }
 
 // diffBuilder turns ops into bytes; its state is the client's: the ids it
@@ -169,7 +168,6 @@ type diffBuilder struct {
 	pending   []byte // its withheld last fragment
 	open      bool
 	tags      map[string]uint32
-	headers   map[uint32]bool
 }
 
 func (b *diffBuilder) stream(a byte) uint32 {
@@ -225,7 +223,7 @@ func frameBytes(typ http2.FrameType, flags http2.Flags, stream uint32, payload [
 }
 
 func compileDiffProgram(p diffProgram) diffCompiled {
-	b := &diffBuilder{tlsOn: p.tls, tags: map[string]uint32{}, headers: map[uint32]bool{}}
+	b := &diffBuilder{tlsOn: p.tls, tags: map[string]uint32{}}
 	steps := []diffStep{{kind: kHeaders, bytes: []byte(http2.ClientPreface), what: "preface"}}
 	glued := map[string]bool{}
 	for i, op := range p.ops {
@@ -238,7 +236,7 @@ func compileDiffProgram(p diffProgram) diffCompiled {
 		}
 		steps = append(steps, s)
 	}
-	return diffCompiled{steps: steps, tagStream: b.tags, tagGlued: glued, headersIDs: b.headers}
+	return diffCompiled{steps: steps, tagStream: b.tags, tagGlued: glued}
 }
 
 // diffTag is the :path of op i's request; the handler's mode is its suffix.
@@ -324,7 +322,6 @@ func (b *diffBuilder) compile(i int, op [4]byte) diffStep {
 			b.maxID = id
 		}
 		b.lastID = id
-		b.headers[id] = true
 		s.bytes, s.what = out, fmt.Sprintf("HEADERS(%d %s flags=%#x c=%#x)", id, tag, x, c)
 	case kContinuation:
 		id := b.stream(a)

@@ -478,6 +478,31 @@ func diffAllowedExtra(tag string, prog diffCompiled, stock *diffRun) string {
 // checkDiff checks a program's two runs against each other.
 func checkDiff(t *testing.T, conf diffConfig, prog diffCompiled, stock, ours *diffRun) {
 	t.Helper()
+	t.Logf("%v\n%v", stock, ours)
+	for _, why := range diffAllowed(prog, stock, ours) {
+		t.Logf("allowed: %s", why)
+	}
+	if fails := diffFailures(conf, prog, stock, ours); len(fails) > 0 {
+		t.Errorf("config %s, program:%s\n%v\n%v\n%s", conf.name, prog.describe(), stock, ours, strings.Join(fails, "\n"))
+	}
+}
+
+// diffAllowed lists the tags h2lifecycle served and stock did not, with the
+// allowed difference that lets it.
+func diffAllowed(prog diffCompiled, stock, ours *diffRun) []string {
+	var out []string
+	for tag := range ours.served {
+		if stock.served[tag] == 0 {
+			if why := diffAllowedExtra(tag, prog, stock); why != "" {
+				out = append(out, fmt.Sprintf("h2lifecycle served %s, stock did not (%s)", tag, why))
+			}
+		}
+	}
+	return out
+}
+
+// diffFailures returns the invariants a program's two runs break.
+func diffFailures(conf diffConfig, prog diffCompiled, stock, ours *diffRun) []string {
 	var fails []string
 	fail := func(format string, args ...any) { fails = append(fails, fmt.Sprintf(format, args...)) }
 	checkRun(stock, prog, fail)
@@ -500,16 +525,19 @@ func checkDiff(t *testing.T, conf diffConfig, prog diffCompiled, stock, ours *di
 		if uint64(len(ids)) > rep.StreamsOpened {
 			fail("h2lifecycle: handlers ran for %d streams; the report counts %d opened", len(ids), rep.StreamsOpened)
 		}
-		// The report's last-stream-id is the server's GOAWAY's. One
-		// documented difference: after a connection error on a stream that
-		// was never opened — HEADERS on an even stream, a WINDOW_UPDATE on an
-		// idle one — the HTTP/2 server's GOAWAY (stock's too) may name that
-		// stream; the report keeps the last stream the server really
-		// processed, below it (FuzzDifferential, input 98c3325c2109954f).
-		switch last := ours.minLast(); {
-		case last == 1<<31-1, rep.LastStreamID == last:
-		case rep.LastStreamID < last && (last%2 == 0 || !prog.headersIDs[last]):
-		default:
+		// The report's last-stream-id never exceeds a GOAWAY's, and is the
+		// server's own after a graceful GOAWAY, which names the last stream
+		// it processed. After a connection error the HTTP/2 server's GOAWAY
+		// (stock's too) may name a stream it never opened — HEADERS on an
+		// even stream, DATA or WINDOW_UPDATE on an idle one — while the
+		// report keeps the last stream processed, below it: allowed
+		// (FuzzDifferential, inputs 98c3325c2109954f and 69d42e4429884f30).
+		last := ours.minLast()
+		_, errored := ours.firstError()
+		switch {
+		case rep.LastStreamID > last:
+			fail("h2lifecycle: the report's last-stream-id is %d, above the GOAWAY(%d) the client received", rep.LastStreamID, last)
+		case last < 1<<31-1 && !errored && rep.LastStreamID != last:
 			fail("h2lifecycle: the report's last-stream-id is %d; the client received GOAWAY(%d)", rep.LastStreamID, last)
 		}
 	}
@@ -520,8 +548,7 @@ func checkDiff(t *testing.T, conf diffConfig, prog diffCompiled, stock, ours *di
 		if stock.served[tag] > 0 {
 			continue
 		}
-		if why := diffAllowedExtra(tag, prog, stock); why != "" {
-			t.Logf("h2lifecycle served %s, stock did not: allowed (%s)", tag, why)
+		if diffAllowedExtra(tag, prog, stock) != "" {
 			continue
 		}
 		fail("h2lifecycle served %s (stream %d); stock did not", tag, prog.tagStream[tag])
@@ -561,10 +588,7 @@ func checkDiff(t *testing.T, conf diffConfig, prog diffCompiled, stock, ours *di
 		}
 	}
 
-	t.Logf("%v\n%v", stock, ours)
-	if len(fails) > 0 {
-		t.Errorf("config %s, program:%s\n%v\n%v\n%s", conf.name, prog.describe(), stock, ours, strings.Join(fails, "\n"))
-	}
+	return fails
 }
 
 // diffOne runs a program against both servers and checks it.
@@ -720,4 +744,105 @@ var diffCases = []struct {
 	{"half-close with a held stream", cDefaults, started(opHold(sNew), opDo(kHalfClose), opPause(p1s), opDo(kRelease))},
 	{"a request body in DATA frames, then RST_STREAM of a finished stream", cDefaults, started(
 		opHeaders(sNew, diffHBody, diffHCPost), opData(sLast, false, 100), opData(sLast, true, 0), opRST(sLast, http2.ErrCodeCancel), opGet(sNew))},
+}
+
+// TestDifferentialChecksCatch proves that each invariant check fails when
+// its invariant is broken: runs of a two-request program, as checkDiff
+// gets them, are altered one way at a time.
+func TestDifferentialChecksCatch(t *testing.T) {
+	conf := diffConfigs[cDefaults]
+	prog := compileDiffProgram(decodeDiffProgram(encodeDiffProgram(cDefaults, false, started(opGet(sNew), opGet(sNew)))))
+	base := func() (stock, ours *diffRun) {
+		stock = &diffRun{name: "stock", served: map[string]int{"/op/2": 1, "/op/3": 1}, resets: map[uint32]http2.ErrCode{}}
+		ours = &diffRun{name: "h2lifecycle", served: map[string]int{"/op/2": 1, "/op/3": 1}, resets: map[uint32]http2.ErrCode{},
+			reports: []lifecycle.Report{{StreamsOpened: 2, LastStreamID: 3}}}
+		return stock, ours
+	}
+	stock0, ours0 := base()
+	if fails := diffFailures(conf, prog, stock0, ours0); len(fails) != 0 {
+		t.Fatalf("the unaltered runs fail: %v", fails)
+	}
+	cases := []struct {
+		name  string
+		alter func(stock, ours *diffRun)
+		want  string // a failure containing this; "" for none
+	}{
+		{"(a) h2lifecycle served above a GOAWAY", func(_, o *diffRun) {
+			o.goAways = []diffGoAway{{last: 1}}
+			o.reports[0].LastStreamID = 1
+		}, "h2lifecycle: the handler of /op/3 ran for stream 3, above the last-stream-id 1"},
+		{"(a) stock served above a GOAWAY", func(s, _ *diffRun) { s.goAways = []diffGoAway{{last: 1}} },
+			"stock: the handler of /op/3 ran for stream 3, above"},
+		{"(a) a handler ran for no tag of the program", func(s, _ *diffRun) { s.served["/op/99"] = 1 }, "which no HEADERS of the program carried"},
+		{"(b) a tag ran twice", func(_, o *diffRun) { o.served["/op/2"] = 2 }, "the handler of /op/2 ran 2 times"},
+		{"(c) no report", func(_, o *diffRun) { o.reports = nil }, "0 connection reports"},
+		{"(c) the report counts fewer streams than ran", func(_, o *diffRun) { o.reports[0].StreamsOpened = 1 }, "the report counts 1 opened"},
+		{"(c) the report's last-stream-id is below a stream that ran", func(_, o *diffRun) { o.reports[0].LastStreamID = 1 },
+			"the report's last-stream-id is 1"},
+		{"(c) the report's last-stream-id is not the server's GOAWAY's", func(_, o *diffRun) {
+			o.goAways = []diffGoAway{{last: 3}}
+			delete(o.served, "/op/3")
+			o.reports[0].LastStreamID = 1
+		}, "the report's last-stream-id is 1; the client received GOAWAY(3)"},
+		{"(c) the report's last-stream-id is above an error GOAWAY's", func(_, o *diffRun) {
+			o.goAways = []diffGoAway{{last: 3, code: http2.ErrCodeProtocol}}
+			o.reports[0].LastStreamID = 5
+		}, "above the GOAWAY(3)"},
+		{"(c) allowed: an error GOAWAY names a stream never opened", func(_, o *diffRun) {
+			o.goAways = []diffGoAway{{last: 7, code: http2.ErrCodeProtocol}}
+		}, ""},
+		{"(d) h2lifecycle served a tag stock did not", func(s, _ *diffRun) { delete(s.served, "/op/3") },
+			"h2lifecycle served /op/3 (stream 3); stock did not"},
+		{"(d) allowed: stock's single GOAWAY below the stream", func(s, _ *diffRun) {
+			delete(s.served, "/op/3")
+			s.goAways = []diffGoAway{{last: 1}}
+		}, ""},
+		{"(d) not allowed: stock's GOAWAY covered the stream", func(s, _ *diffRun) {
+			delete(s.served, "/op/3")
+			s.goAways = []diffGoAway{{last: 3}}
+		}, "h2lifecycle served /op/3"},
+		{"(d) not allowed: hazard 1 for a HEADERS not glued", func(s, _ *diffRun) {
+			delete(s.served, "/op/3")
+			s.resets[3] = http2.ErrCodeRefusedStream
+		}, "h2lifecycle served /op/3"},
+		{"(e) stock closed, h2lifecycle never did", func(s, _ *diffRun) { s.closed, s.closedAt = true, time.Second },
+			"h2lifecycle never did"},
+		{"(e) h2lifecycle closed more than a drain after stock", func(s, o *diffRun) {
+			s.closed, s.closedAt = true, time.Second
+			o.closed, o.closedAt = true, time.Second+diffDrainBound+time.Millisecond
+		}, "more than 3s later"},
+		{"(e) h2lifecycle closed within a drain of stock", func(s, o *diffRun) {
+			s.closed, s.closedAt = true, time.Second
+			o.closed, o.closedAt = true, time.Second+diffDrainBound
+		}, ""},
+		{"(f) stock's error GOAWAY, h2lifecycle's another code", func(s, o *diffRun) {
+			s.closed, s.goAways = true, []diffGoAway{{last: 3, code: http2.ErrCodeProtocol}}
+			o.closed, o.goAways = true, []diffGoAway{{last: 3, code: http2.ErrCodeFlowControl}}
+		}, "h2lifecycle with GOAWAY(FLOW_CONTROL_ERROR)"},
+		{"(f) stock's error GOAWAY, h2lifecycle closed later without one", func(s, o *diffRun) {
+			s.closed, s.goAways = true, []diffGoAway{{last: 3, code: http2.ErrCodeProtocol}}
+			o.closed, o.closedAt = true, time.Second
+		}, "without an error GOAWAY"},
+		{"(f) allowed: h2lifecycle's own policy abort came first", func(s, o *diffRun) {
+			s.closed, s.goAways = true, []diffGoAway{{last: 3, code: http2.ErrCodeProtocol, at: time.Second}}
+			o.closed, o.goAways = true, []diffGoAway{{last: 3, code: http2.ErrCodeEnhanceYourCalm}}
+			o.reports[0].Aborted, o.reports[0].Reason = true, lifecycle.ReasonTooManyPings
+		}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			stock, ours := base()
+			c.alter(stock, ours)
+			fails := diffFailures(conf, prog, stock, ours)
+			if c.want == "" {
+				if len(fails) != 0 {
+					t.Errorf("failures %v, want none", fails)
+				}
+				return
+			}
+			if !slices.ContainsFunc(fails, func(f string) bool { return strings.Contains(f, c.want) }) {
+				t.Errorf("failures %v, want one containing %q", fails, c.want)
+			}
+		})
+	}
 }
