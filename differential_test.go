@@ -583,19 +583,30 @@ func diffFailures(conf diffConfig, prog diffCompiled, stock, ours *diffRun) []st
 
 	// (f) a connection error of stock's is one of h2lifecycle's. The code
 	// may differ, or be missing, only where h2lifecycle had already ended
-	// the connection by then: its own error GOAWAY for a policy of its own
-	// (too_many_pings, header_timeout) came first, or it had closed the
-	// connection (after a drain of its own policy) before stock's error.
+	// the connection by then:
+	//   - its own error GOAWAY for a policy of its own (too_many_pings,
+	//     header_timeout) came first;
+	//   - the final GOAWAY(NO_ERROR) of a drain of its own (a policy's,
+	//     Server.Drain) came first, no later than stock's error: the HTTP/2
+	//     server sends one GOAWAY per connection, and a later connection
+	//     error only closes it (FuzzDifferential, input 79c9eea35adf5ce3);
+	//   - it had closed the connection before stock's error.
 	if se, ok := stock.firstError(); ok && se.at <= stock.end+diffDrainBound {
 		oe, oursErr := ours.firstError()
 		policyAbort := len(ours.reports) == 1 && ours.reports[0].Aborted &&
 			(ours.reports[0].Reason == lifecycle.ReasonTooManyPings || ours.reports[0].Reason == lifecycle.ReasonHeaderTimeout)
+		finalFirst := false
+		for _, g := range ours.goAways {
+			if g.code == http2.ErrCodeNo && g.last < 1<<31-1 && g.at <= se.at {
+				finalFirst = true
+			}
+		}
 		switch {
 		case !ours.closed:
 			fail("stock ended the connection with GOAWAY(%v) @%v; h2lifecycle's stayed open", se.code, se.at)
 		case oursErr && oe.code != se.code && !policyAbort:
 			fail("stock ended the connection with GOAWAY(%v) @%v; h2lifecycle with GOAWAY(%v) @%v", se.code, se.at, oe.code, oe.at)
-		case !oursErr && !policyAbort && ours.closedAt > se.at:
+		case !oursErr && !policyAbort && !finalFirst && ours.closedAt > se.at:
 			fail("stock ended the connection with GOAWAY(%v) @%v; h2lifecycle closed it @%v without an error GOAWAY", se.code, se.at, ours.closedAt)
 		}
 	}
@@ -839,6 +850,14 @@ func TestDifferentialChecksCatch(t *testing.T) {
 		{"(f) stock's error GOAWAY, h2lifecycle closed later without one", func(s, o *diffRun) {
 			s.closed, s.goAways = true, []diffGoAway{{last: 3, code: http2.ErrCodeProtocol}}
 			o.closed, o.closedAt = true, time.Second
+		}, "without an error GOAWAY"},
+		{"(f) allowed: h2lifecycle's final GOAWAY came first", func(s, o *diffRun) {
+			s.closed, s.goAways = true, []diffGoAway{{last: 3, code: http2.ErrCodeProtocol, at: time.Second}}
+			o.closed, o.closedAt, o.goAways = true, 2*time.Second, []diffGoAway{{last: 1<<31 - 1}, {last: 3, at: time.Second}}
+		}, ""},
+		{"(f) not allowed: h2lifecycle's final GOAWAY came after stock's error", func(s, o *diffRun) {
+			s.closed, s.goAways = true, []diffGoAway{{last: 3, code: http2.ErrCodeProtocol, at: time.Second}}
+			o.closed, o.closedAt, o.goAways = true, 2*time.Second, []diffGoAway{{last: 3, at: 2 * time.Second}}
 		}, "without an error GOAWAY"},
 		{"(f) allowed: h2lifecycle's own policy abort came first", func(s, o *diffRun) {
 			s.closed, s.goAways = true, []diffGoAway{{last: 3, code: http2.ErrCodeProtocol, at: time.Second}}
