@@ -155,7 +155,6 @@ type diffStep struct {
 type diffCompiled struct {
 	steps     []diffStep
 	tagStream map[string]uint32
-	tagGlued  map[string]bool // the op carrying the tag was glued to the previous write
 }
 
 // diffBuilder turns ops into bytes; its state is the client's: the ids it
@@ -225,18 +224,12 @@ func frameBytes(typ http2.FrameType, flags http2.Flags, stream uint32, payload [
 func compileDiffProgram(p diffProgram) diffCompiled {
 	b := &diffBuilder{tlsOn: p.tls, tags: map[string]uint32{}}
 	steps := []diffStep{{kind: kHeaders, bytes: []byte(http2.ClientPreface), what: "preface"}}
-	glued := map[string]bool{}
 	for i, op := range p.ops {
-		before := len(b.tags)
 		s := b.compile(i, op)
 		s.glued = op[0]&diffGlue != 0 && s.bytes != nil
-		if s.glued && len(b.tags) > before {
-			glued[diffTag(i, op[2])] = true
-			glued[diffTag(i, 0)] = true // a CONTINUATION's fresh block
-		}
 		steps = append(steps, s)
 	}
-	return diffCompiled{steps: steps, tagStream: b.tags, tagGlued: glued}
+	return diffCompiled{steps: steps, tagStream: b.tags}
 }
 
 // diffTag is the :path of op i's request; the handler's mode is its suffix.

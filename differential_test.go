@@ -20,7 +20,10 @@ package h2lifecycle_test
 //	    plus one drain (diffDrainBound);
 //	(f) a connection stock ended with an error GOAWAY, h2lifecycle ended
 //	    too, with the same code but for the differences documented in
-//	    checkDiff.
+//	    diffFailures;
+//	(g) h2lifecycle never ran more handlers at once than the stream limit
+//	    it advertises (its server enforces one more: DESIGN.md §3), nor
+//	    did stock.
 //
 // Time is fake: pauses cross the idle, header and age timeouts and the
 // drain's ping timeout at exact instants, and after every write the harness
@@ -28,7 +31,7 @@ package h2lifecycle_test
 // the same program at the same instants. Ops glued to the previous one go
 // out in the same Write, with no wait: that is the one place where the
 // servers' scheduling decides, and the only allowed difference it brings is
-// diffAllowedExtra's hazard 1.
+// diffAllowedExtra's second, the stream limit.
 
 import (
 	"context"
@@ -79,6 +82,19 @@ var diffConfigs = []diffConfig{
 		MaxStreamsPerConnection: 3, HeaderTimeout: time.Second, MaxConnectionAge: 8 * time.Second}},
 	{name: "ping enforcement", mcs: 2, policy: idle.Policy{PingMinInterval: time.Second, PingMaxStrikes: 1}},
 	{name: "grace 2s", mcs: 1, idle: 2 * time.Second, drain: drain.Config{Grace: 2 * time.Second}},
+}
+
+// streamLimit is the SETTINGS_MAX_CONCURRENT_STREAMS both servers
+// advertise, or 0 where the programs cannot reach it (math.MaxUint32: Go
+// 1.26 advertises it, Go 1.27 clamps it to 250).
+func (c diffConfig) streamLimit() int {
+	switch {
+	case c.mcs == 0:
+		return 250
+	case c.mcs < 1000:
+		return c.mcs
+	}
+	return 0
 }
 
 func (c diffConfig) server(h http.Handler) *http.Server {
@@ -138,10 +154,12 @@ func (m *diffMetrics) ConnClosed(r *lifecycle.Report) {
 // ending in /body reads the whole request body first; the others answer at
 // once.
 type diffHandler struct {
-	mu      sync.Mutex
-	runs    map[string]int
-	hold    chan struct{}
-	release func()
+	mu         sync.Mutex
+	runs       map[string]int
+	running    int // handlers running now
+	maxRunning int // the most at once
+	hold       chan struct{}
+	release    func()
 }
 
 func newDiffHandler() *diffHandler {
@@ -153,7 +171,14 @@ func newDiffHandler() *diffHandler {
 func (h *diffHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.runs[r.URL.Path]++
+	h.running++
+	h.maxRunning = max(h.maxRunning, h.running)
 	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.running--
+		h.mu.Unlock()
+	}()
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/hold"):
 		select {
@@ -186,16 +211,17 @@ type diffPing struct {
 
 // diffRun is what one server did with a program, as the client saw it.
 type diffRun struct {
-	name     string
-	served   map[string]int // handler runs by tag
-	goAways  []diffGoAway
-	resets   map[uint32]http2.ErrCode // the last RST_STREAM of each stream
-	closed   bool                     // the server ended the connection (EOF or reset) within the tail
-	closedAt time.Duration
-	end      time.Duration // when the program's last step was done
-	lateAck  bool          // a PING of the server's was ACKed after fake time passed
-	readErr  string
-	reports  []lifecycle.Report
+	name       string
+	served     map[string]int // handler runs by tag
+	maxRunning int            // the most handlers running at once
+	goAways    []diffGoAway
+	resets     map[uint32]http2.ErrCode // the last RST_STREAM of each stream
+	closed     bool                     // the server ended the connection (EOF or reset) within the tail
+	closedAt   time.Duration
+	end        time.Duration // when the program's last step was done
+	lateAck    bool          // a PING of the server's was ACKed after fake time passed
+	readErr    string
+	reports    []lifecycle.Report
 
 	mu          sync.Mutex
 	start       time.Time
@@ -361,6 +387,9 @@ func runDiff(t *testing.T, stock bool, conf diffConfig, tlsOn bool, prog diffCom
 		b.stop()
 		bg.Wait()
 		r.served = h.snapshot()
+		h.mu.Lock()
+		r.maxRunning = h.maxRunning
+		h.mu.Unlock()
 		m.mu.Lock()
 		r.reports = slices.Clone(m.reports)
 		m.mu.Unlock()
@@ -473,23 +502,31 @@ func checkRun(r *diffRun, prog diffCompiled, fail func(string, ...any)) {
 //     serves the streams that cross it, up to its final GOAWAY (whose
 //     last-stream-id (a) checks). Allowed when stock's run has a
 //     GOAWAY(NO_ERROR) whose last-stream-id is below the tag's stream.
-//  2. Hazard 1 (golang/go#42777, DESIGN.md §3, "The stream limit"): the
-//     stock server counts a stream closed only when its serve loop has
+//  2. The stream limit (DESIGN.md §3, "The stream limit"): the tap
+//     counts the streams the client can count, the stock server its own.
+//     They differ when streams end within one write of the client's: the
+//     stock server counts a stream closed only once its serve loop has
 //     taken in the write that ended it, so it may refuse a stream the
-//     client opened within MAX_CONCURRENT_STREAMS; h2lifecycle counts what
-//     the client can count. Allowed only for a HEADERS glued to the
-//     previous write (the servers' scheduling decides there) that stock
-//     reset with REFUSED_STREAM or PROTOCOL_ERROR.
-func diffAllowedExtra(tag string, prog diffCompiled, stock *diffRun) string {
+//     client opened within MAX_CONCURRENT_STREAMS (hazard 1,
+//     golang/go#42777); and a stream the server reset at once (a malformed
+//     request) still counts for a client that has not read the reset, so
+//     the tap may refuse the next stream, which stock serves, and then
+//     serve a later one stock refuses, as stock's slot is taken (input
+//     72ab44ad1275a0b2). Allowed when stock reset the stream with
+//     REFUSED_STREAM or PROTOCOL_ERROR (the same bytes reached both
+//     servers, so a malformed request would be reset by both), provided
+//     h2lifecycle never ran more handlers at once than the limit it
+//     advertises (invariant (g), checked in diffFailures).
+func diffAllowedExtra(tag string, conf diffConfig, prog diffCompiled, stock, ours *diffRun) string {
 	id := prog.tagStream[tag]
 	for _, g := range stock.goAways {
 		if g.code == http2.ErrCodeNo && g.last < id {
 			return "two-phase drain"
 		}
 	}
-	if prog.tagGlued[tag] {
+	if limit := conf.streamLimit(); limit > 0 && ours.maxRunning <= limit {
 		if code, ok := stock.resets[id]; ok && (code == http2.ErrCodeRefusedStream || code == http2.ErrCodeProtocol) {
-			return "hazard 1"
+			return "stream limit counted as the client counts"
 		}
 	}
 	return ""
@@ -499,7 +536,7 @@ func diffAllowedExtra(tag string, prog diffCompiled, stock *diffRun) string {
 func checkDiff(t *testing.T, conf diffConfig, prog diffCompiled, stock, ours *diffRun) {
 	t.Helper()
 	t.Logf("%v\n%v", stock, ours)
-	for _, why := range diffAllowed(prog, stock, ours) {
+	for _, why := range diffAllowed(conf, prog, stock, ours) {
 		t.Logf("allowed: %s", why)
 	}
 	if fails := diffFailures(conf, prog, stock, ours); len(fails) > 0 {
@@ -509,11 +546,11 @@ func checkDiff(t *testing.T, conf diffConfig, prog diffCompiled, stock, ours *di
 
 // diffAllowed lists the tags h2lifecycle served and stock did not, with the
 // allowed difference that lets it.
-func diffAllowed(prog diffCompiled, stock, ours *diffRun) []string {
+func diffAllowed(conf diffConfig, prog diffCompiled, stock, ours *diffRun) []string {
 	var out []string
 	for tag := range ours.served {
 		if stock.served[tag] == 0 {
-			if why := diffAllowedExtra(tag, prog, stock); why != "" {
+			if why := diffAllowedExtra(tag, conf, prog, stock, ours); why != "" {
 				out = append(out, fmt.Sprintf("h2lifecycle served %s, stock did not (%s)", tag, why))
 			}
 		}
@@ -527,6 +564,15 @@ func diffFailures(conf diffConfig, prog diffCompiled, stock, ours *diffRun) []st
 	fail := func(format string, args ...any) { fails = append(fails, fmt.Sprintf(format, args...)) }
 	checkRun(stock, prog, fail)
 	checkRun(ours, prog, fail)
+
+	// (g) never more handlers at once than the advertised stream limit.
+	if limit := conf.streamLimit(); limit > 0 {
+		for _, r := range []*diffRun{stock, ours} {
+			if r.maxRunning > limit {
+				fail("%s: %d handlers ran at once; the stream limit is %d", r.name, r.maxRunning, limit)
+			}
+		}
+	}
 
 	// (c) the supervisor's report against what the server served.
 	if len(ours.reports) != 1 {
@@ -568,7 +614,7 @@ func diffFailures(conf diffConfig, prog diffCompiled, stock, ours *diffRun) []st
 		if stock.served[tag] > 0 {
 			continue
 		}
-		if diffAllowedExtra(tag, prog, stock) != "" {
+		if diffAllowedExtra(tag, conf, prog, stock, ours) != "" {
 			continue
 		}
 		fail("h2lifecycle served %s (stream %d); stock did not", tag, prog.tagStream[tag])
@@ -856,10 +902,20 @@ func TestDifferentialChecksCatch(t *testing.T) {
 			delete(s.served, "/op/3")
 			s.goAways = []diffGoAway{{last: 3}}
 		}, "h2lifecycle served /op/3"},
-		{"(d) not allowed: hazard 1 for a HEADERS not glued", func(s, _ *diffRun) {
+		{"(d) allowed: stock refused the stream over its limit", func(s, _ *diffRun) {
 			delete(s.served, "/op/3")
 			s.resets[3] = http2.ErrCodeRefusedStream
+		}, ""},
+		{"(d) not allowed: stock reset the stream for another reason", func(s, _ *diffRun) {
+			delete(s.served, "/op/3")
+			s.resets[3] = http2.ErrCodeCancel
 		}, "h2lifecycle served /op/3"},
+		{"(d) not allowed: stock refused it, h2lifecycle ran more handlers at once than the limit", func(s, o *diffRun) {
+			delete(s.served, "/op/3")
+			s.resets[3] = http2.ErrCodeProtocol
+			o.maxRunning = 251
+		}, "h2lifecycle served /op/3"},
+		{"(g) more handlers at once than the limit", func(_, o *diffRun) { o.maxRunning = 251 }, "251 handlers ran at once"},
 		{"(e) stock closed, h2lifecycle never did", func(s, _ *diffRun) { s.closed, s.closedAt = true, time.Second },
 			"h2lifecycle never did"},
 		{"(e) h2lifecycle closed more than a drain after stock", func(s, o *diffRun) {
