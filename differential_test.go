@@ -156,14 +156,14 @@ func (m *diffMetrics) ConnClosed(r *lifecycle.Report) {
 type diffHandler struct {
 	mu         sync.Mutex
 	runs       map[string]int
-	running    int // handlers running now
-	maxRunning int // the most at once
+	active     map[*http.Request]bool // handlers running now
+	maxRunning int                    // the most at once (see ServeHTTP)
 	hold       chan struct{}
 	release    func()
 }
 
 func newDiffHandler() *diffHandler {
-	h := &diffHandler{runs: map[string]int{}, hold: make(chan struct{})}
+	h := &diffHandler{runs: map[string]int{}, active: map[*http.Request]bool{}, hold: make(chan struct{})}
 	h.release = sync.OnceFunc(func() { close(h.hold) })
 	return h
 }
@@ -171,12 +171,23 @@ func newDiffHandler() *diffHandler {
 func (h *diffHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.runs[r.URL.Path]++
-	h.running++
-	h.maxRunning = max(h.maxRunning, h.running)
+	// The handlers running at once, for invariant (g): those whose stream
+	// is still open for the server, that is whose request context has not
+	// ended. The server cancels a reset stream's context before it reads
+	// on, so a handler still returning from a stream the client reset does
+	// not count.
+	n := 1
+	for other := range h.active {
+		if other.Context().Err() == nil {
+			n++
+		}
+	}
+	h.maxRunning = max(h.maxRunning, n)
+	h.active[r] = true
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
-		h.running--
+		delete(h.active, r)
 		h.mu.Unlock()
 	}()
 	switch {
