@@ -235,6 +235,8 @@ type diffRun struct {
 	reports    []lifecycle.Report
 
 	mu          sync.Mutex
+	step        int      // the program step under way
+	frames      []string // what the client read, by step, for failure messages
 	start       time.Time
 	pings       []diffPing
 	clientClose bool // the harness closed its end: a read error after it is not the server's
@@ -272,6 +274,9 @@ func (r *diffRun) read(conn net.Conn) {
 			break
 		}
 		r.mu.Lock()
+		if len(r.frames) < 200 {
+			r.frames = append(r.frames, fmt.Sprintf("step %d: %s", r.step-1, h2test.Summarize(f)))
+		}
 		switch f := f.(type) {
 		case *http2.GoAwayFrame:
 			r.goAways = append(r.goAways, diffGoAway{f.LastStreamID, f.ErrCode, r.since()})
@@ -348,7 +353,10 @@ func runDiff(t *testing.T, stock bool, conf diffConfig, tlsOn bool, prog diffCom
 				synctest.Wait()
 			}
 		}
-		for _, s := range prog.steps {
+		for i, s := range prog.steps {
+			r.mu.Lock()
+			r.step = i
+			r.mu.Unlock()
 			if s.bytes != nil {
 				if !s.glued {
 					flush()
@@ -551,7 +559,8 @@ func checkDiff(t *testing.T, conf diffConfig, prog diffCompiled, stock, ours *di
 		t.Logf("allowed: %s", why)
 	}
 	if fails := diffFailures(conf, prog, stock, ours); len(fails) > 0 {
-		t.Errorf("config %s, program:%s\n%v\n%v\n%s", conf.name, prog.describe(), stock, ours, strings.Join(fails, "\n"))
+		t.Errorf("config %s, program:%s\n%v\n%v\n%s\nstock read:\n  %s\nh2lifecycle read:\n  %s", conf.name, prog.describe(), stock, ours,
+			strings.Join(fails, "\n"), strings.Join(stock.frames, "\n  "), strings.Join(ours.frames, "\n  "))
 	}
 }
 
@@ -757,6 +766,7 @@ const (
 var diffStart = [][4]byte{opSettings(0, 0), opDo(kSettingsAck)}
 
 func started(ops ...[4]byte) [][4]byte { return append(slices.Clone(diffStart), ops...) }
+
 
 // diffCases are the table cases, named for what each proves; each is also a
 // seed of FuzzDifferential. Stream ids: opGet(sNew) is the next odd id,
