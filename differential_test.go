@@ -767,6 +767,9 @@ var diffStart = [][4]byte{opSettings(0, 0), opDo(kSettingsAck)}
 
 func started(ops ...[4]byte) [][4]byte { return append(slices.Clone(diffStart), ops...) }
 
+// diffBadPadOpen is a HEADERS frame padded past its payload whose block
+// goes on in a CONTINUATION, sent apart.
+var diffBadPadOpen = opHeaders(sNew, diffHEndStream|diffHPadded|diffHOpen, diffHCBadPad|1)
 
 // diffCases are the table cases, named for what each proves; each is also a
 // seed of FuzzDifferential. Stream ids: opGet(sNew) is the next odd id,
@@ -791,6 +794,16 @@ var diffCases = []struct {
 		opHold(sNew), opHeaders(sNew, diffHEndStream|diffHBadHPACK, 0), opDo(kRelease))},
 	{"a refused stream with bad padding ends the connection like stock", cMCS1, started(
 		opHold(sNew), opHeaders(sNew, diffHEndStream|diffHPadded, diffHCBadPad), opDo(kRelease))},
+	// A HEADERS frame padded past its payload is reset by the server before
+	// it takes the stream in, so its id stays idle; when the reset went out
+	// before the block's CONTINUATION, the tap used to count a stream that
+	// never ended (FuzzDifferential, input 9402890eb9ffb9ea).
+	{"HEADERS again on the id of a block padded past its payload is refused over the limit (before the SETTINGS ACK)", cMCS1, [][4]byte{
+		opSettings(0, 0), opHold(sNew), diffBadPadOpen, opCont(sNew, true), opGet(sLast), opDo(kRelease)}},
+	{"HEADERS again on the id of a block padded past its payload is refused over the limit", cMCS1, started(
+		opHold(sNew), diffBadPadOpen, opCont(sNew, true), opGet(sLast), opDo(kRelease), opGet(sNew))},
+	{"a block padded past its payload, then idle: closed like stock", cIdle, started(
+		diffBadPadOpen, opCont(sNew, true), opPause(p5s), opPause(p5s))},
 	{"trailers on a refused stream's id are not a request", cMCS1, started(
 		opHold(sNew), opGet(sNew), opHeaders(sLast, diffHEndStream, diffHCTrailers), opDo(kRelease))},
 	{"a burst of HEADERS over the limit in one write is refused like stock", cMCS1, started(
