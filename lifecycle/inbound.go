@@ -226,6 +226,17 @@ func (c *conn) inFrame(f *frame.Frame) verdict {
 		// The server takes the stream in when its header block ends.
 		id, h := f.StreamID, c.classify(f.StreamID)
 		endStream := f.Flags.Has(frame.FlagEndStream)
+		if h.isNew && f.HeadersPadTooLong() {
+			// The server resets the stream before it takes it in: the id
+			// stays idle (HEADERS on it again opens a stream, counted then),
+			// and no stream opens, now or at the end of the block. Counted
+			// open, it would stay open for ever when the server's reset goes
+			// out before the block ends: a stream limit slot and the idle
+			// clock lost, and HEADERS again on the id let through as
+			// trailers, to a handler over the limit (FuzzDifferential,
+			// input 9402890eb9ffb9ea).
+			return 0
+		}
 		if !h.isNew {
 			if h.open && endStream { // trailers
 				c.own.tapEvent(&event{kind: evClientEnd, stream: id})

@@ -123,7 +123,8 @@ func (c *conn) lookAtHeader(p []byte, off, n int, err error) bool {
 	}
 	if h.Length < skip || pad > h.Length-skip {
 		// Malformed (RFC 9113 §6.2): the server answers it as the stock
-		// server does, and serves no stream for it. Counted as new.
+		// server does, and serves no stream for it (inFrame: a pad too
+		// long opens none; a frame too short is a connection error).
 		c.head.refused = false
 		return false
 	}

@@ -196,8 +196,31 @@ func prefixLen(h *Header) uint8 {
 		if h.Flags.Has(FlagPadded) {
 			n = 5
 		}
+	case TypeHeaders:
+		if h.Flags.Has(FlagPadded) {
+			n = 1 // the pad length (HeadersPadTooLong)
+		}
 	}
 	return uint8(min(n, h.Length))
+}
+
+// HeadersPadTooLong reports whether a HEADERS frame is padded with more
+// bytes than its payload holds after the pad length and priority fields
+// (RFC 9113 §6.2). The HTTP/2 server (x/net's framer, and net/http's)
+// answers such a frame with a stream error, RST_STREAM(PROTOCOL_ERROR),
+// before it takes the stream in: the id stays idle, the header block is not
+// decoded, and a later HEADERS on that id opens the stream. A frame too
+// short for its pad length and priority fields is not such a frame: it is
+// a connection error.
+func (f *Frame) HeadersPadTooLong() bool {
+	if f.Type != TypeHeaders || !f.Flags.Has(FlagPadded) {
+		return false
+	}
+	skip := uint32(1)
+	if f.Flags.Has(FlagPriority) {
+		skip += 5
+	}
+	return f.Length >= skip && uint32(f.prefix[0]) > f.Length-skip
 }
 
 // Increment returns the window size increment of a WINDOW_UPDATE frame.
