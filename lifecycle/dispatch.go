@@ -1,8 +1,6 @@
 package lifecycle
 
 import (
-	"time"
-
 	"go.uber.org/zap"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
@@ -247,18 +245,18 @@ func (s *Supervisor) pingAcked(data [8]byte) drain.Action {
 // serverPingSent notes a keepalive PING of the HTTP/2 server.
 func (s *Supervisor) serverPingSent(data [8]byte) {
 	s.mu.Lock()
-	s.serverPing, s.serverPingAt = data, s.clock.Now()
+	s.serverPing, s.serverPingAt, s.serverPingOut = data, s.since(), true
 	s.mu.Unlock()
 }
 
 // serverPingAcked notes the ACK of the server's keepalive PING, whose round
 // trip feeds the RTT estimate. Call with mu held.
 func (s *Supervisor) serverPingAcked(data [8]byte) {
-	if s.serverPingAt.IsZero() || data != s.serverPing {
+	if !s.serverPingOut || data != s.serverPing {
 		return
 	}
-	s.drainState().pings.Observe(s.clock.Since(s.serverPingAt))
-	s.serverPingAt = time.Time{}
+	s.drainState().pings.Observe(s.since() - s.serverPingAt)
+	s.serverPingOut = false
 }
 
 // noticeWritten notes that GOAWAY(2^31-1)+PING reached the socket.

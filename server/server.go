@@ -245,6 +245,7 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 		ctx = context.WithValue(context.Background(), http.ServerContextKey, hs)
 		ctx = context.WithValue(ctx, http.LocalAddrContextKey, nc.LocalAddr())
 	}
+	ctx = sup.Context(ctx) // lifecycle.DrainNotice finds the connection there
 	h = sup.Handler(lifecycle.WrapStreams(h, lifecycle.StreamOptions{
 		IdleTimeout:     s.cfg.Policy.StreamIdleTimeout,
 		MaxDuration:     t.WriteTimeout,
