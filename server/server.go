@@ -90,6 +90,7 @@ type Server struct {
 	sequenced bool            // RunShutdown drives the drains; the shutdown hook stays out
 	collect   *ShutdownReport // reports of the connections closing during RunShutdown
 	empty     chan struct{}   // closed when conns becomes empty; nil when nobody waits
+	warned    *ShutdownPlan   // the plan whose termination budget warning was logged (CheckShutdownPlan)
 }
 
 // Wrap supervises every HTTP/2 connection hs will serve. Call it before hs
