@@ -201,6 +201,7 @@ func (s *Supervisor) rearm(now time.Duration) {
 	if s.closed {
 		return
 	}
+	s.noteState()
 	if p := s.phase(); p != drain.Active {
 		s.policy.Ending()
 		if p >= drain.Closing {
@@ -312,8 +313,10 @@ func (s *Supervisor) connGone() {
 	if s.dr != nil {
 		s.dr.seq.Handle(drain.ConnGone, now)
 	}
+	s.liveClosed(EndCut, s.streams.len())
 	s.closed = true
 	s.announce()
+	s.noteState()
 	s.policy.Closing()
 	if s.timer != nil {
 		s.timer.Stop()
@@ -334,7 +337,7 @@ func (s *Supervisor) connGone() {
 	s.mu.Unlock()
 	s.logReport(&r)
 	if s.metrics != nil {
-		s.metrics.ConnClosed(&r)
+		s.metrics.conn.ConnClosed(&r)
 	}
 	s.mu.Lock()
 	if s.done != nil {

@@ -76,7 +76,7 @@ type Supervisor struct {
 	goAway  func()    // Config.GoAway
 	id      uint64    // Config.ID
 	log     *zap.Logger
-	metrics Metrics
+	metrics *metricHooks // nil without metrics
 	clock   clock.Clock
 	created time.Time
 
@@ -109,7 +109,8 @@ type Supervisor struct {
 	aborted         bool // ended by an error GOAWAY (ours or the server's), not a drain
 	cutIn           bool // ended by an error GOAWAY of ours: the tap gives the server nothing more
 	closed          bool
-	serverPingOut   bool // the server's keepalive PING is outstanding (serverPing, serverPingAt)
+	serverPingOut   bool  // the server's keepalive PING is outstanding (serverPing, serverPingAt)
+	state           State // as last reported to LiveMetrics
 }
 
 // New supervises nc. Serve the connection returned by [Supervisor.Conn],
@@ -165,7 +166,12 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	s.rearm(0)
 	s.mu.Unlock()
 	if s.metrics != nil {
-		s.metrics.ConnOpened()
+		s.metrics.conn.ConnOpened()
+		if cfg.Upgraded {
+			s.mu.Lock()
+			s.liveOpened()
+			s.mu.Unlock()
+		}
 	}
 	return s, nil
 }
