@@ -82,15 +82,16 @@ type Server struct {
 
 	notReady atomic.Bool // a shutdown began: the readiness handler answers 503
 
-	mu        sync.Mutex
-	conns     map[*lifecycle.Supervisor]struct{}
-	nextID    uint64
-	draining  bool            // new connections are drained at once
-	deadline  time.Time       // of the drain under way: late connections keep it
-	sequenced bool            // RunShutdown drives the drains; the shutdown hook stays out
-	collect   *ShutdownReport // reports of the connections closing during RunShutdown
-	empty     chan struct{}   // closed when conns becomes empty; nil when nobody waits
-	warned    *ShutdownPlan   // the plan whose termination budget warning was logged (CheckShutdownPlan)
+	mu         sync.Mutex
+	conns      map[*lifecycle.Supervisor]struct{}
+	nextID     uint64
+	draining   bool            // new connections are drained at once
+	deadline   time.Time       // of the drain under way: late connections keep it
+	sequenced  bool            // RunShutdown drives the drains; the shutdown hook stays out
+	collect    *ShutdownReport // reports of the connections closing during RunShutdown
+	empty      chan struct{}   // closed when conns becomes empty; nil when nobody waits
+	warned     *ShutdownPlan   // the plan whose termination budget warning was logged (CheckShutdownPlan)
+	lateDrains int             // connections tracked while draining (progress.go)
 }
 
 // Wrap supervises every HTTP/2 connection hs will serve. Call it before hs
@@ -338,6 +339,9 @@ func (s *Server) track(sup *lifecycle.Supervisor) {
 	s.mu.Lock()
 	s.conns[sup] = struct{}{}
 	draining, deadline := s.draining, s.deadline
+	if draining {
+		s.lateDrains++
+	}
 	s.mu.Unlock()
 	if draining {
 		// Accepted while the server drains (or before, and handed over
@@ -395,6 +399,9 @@ func (s *Server) drainBy(grace time.Duration) {
 	if !s.draining || d.Before(s.deadline) {
 		s.deadline = d
 	}
+	if !s.draining {
+		s.lateDrains = 0
+	}
 	s.draining = true
 }
 
@@ -435,7 +442,10 @@ func (s *Server) graceFor(ctx context.Context) time.Duration {
 // first: streams still open then are reset. Drain returns ctx.Err() if ctx
 // ends first.
 func (s *Server) Drain(ctx context.Context) error {
-	for _, sup := range s.drainAll(s.graceFor(ctx), false) {
+	grace := s.graceFor(ctx)
+	sups := s.drainAll(grace, false)
+	defer s.watchDrain(len(sups), time.Now().Add(grace))()
+	for _, sup := range sups {
 		select {
 		case <-sup.Done():
 		case <-ctx.Done():
@@ -451,7 +461,9 @@ func (s *Server) Drain(ctx context.Context) error {
 // [Server.Drain] by ctx's deadline. It returns once every connection is
 // closed, or ctx.Err() if ctx ends first.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.drainAll(s.graceFor(ctx), true)
+	grace := s.graceFor(ctx)
+	sups := s.drainAll(grace, true)
+	defer s.watchDrain(len(sups), time.Now().Add(grace))()
 	if err := s.hs.Shutdown(ctx); err != nil {
 		return err
 	}

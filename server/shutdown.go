@@ -234,6 +234,8 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan) (ShutdownRe
 	s.mu.Unlock()
 	slices.SortFunc(sups, func(a, b *lifecycle.Supervisor) int { return int(a.ID() - b.ID()) })
 	s.log.Info("draining", zap.Int("http2_connections", len(sups)))
+	stopWatch := s.watchDrain(len(sups), deadline) // through the spread too
+	defer stopWatch()
 
 	// HTTP/1.1: keep-alives off, listeners and idle connections closed,
 	// active ones waited for — alongside the HTTP/2 drains.
@@ -259,7 +261,9 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan) (ShutdownRe
 
 	// Every HTTP/2 connection ends by the deadline: the supervisors cut
 	// what is left then. Wait for them, and for the HTTP/1.1 side.
-	if err := s.waitAll(ctx); err != nil {
+	err := s.waitAll(ctx)
+	stopWatch()
+	if err != nil {
 		return stop(context.Cause(ctx))
 	}
 	// The drain ends with the last HTTP/2 connection. http.Server.Shutdown
