@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -241,4 +242,60 @@ func startMemServer(t *testing.T, hs *http.Server, cfg server.Config, opts ...se
 	m.srv = srv
 	go func() { m.served <- m.hs.Serve(m.ln) }()
 	return m
+}
+
+// blockingMetrics holds ConnClosed until released.
+type blockingMetrics struct {
+	release chan struct{}
+	mu      sync.Mutex
+	closed  int
+}
+
+func (b *blockingMetrics) ConnOpened() {}
+func (b *blockingMetrics) ConnClosed(*lifecycle.Report) {
+	<-b.release
+	b.mu.Lock()
+	b.closed++
+	b.mu.Unlock()
+}
+
+// TestShutdownWaitsForConnClosed: a connection cut at the grace deadline is
+// closed by the supervisor's goroutine, not the one serving it; RunShutdown
+// still returns only once its ConnClosed (and its final report) is done.
+// (Found by h2otel's test: RunShutdown returned before the cut
+// connection's metrics were recorded.)
+func TestShutdownWaitsForConnClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		bm := &blockingMetrics{release: make(chan struct{})}
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		m := startMem(t, server.Config{}, h, server.WithMetrics(bm))
+		c := m.dial(t)
+		c.Handshake()
+		c.WriteHeaders(1, true)
+		c.Sync()
+		go wireEvents(c)
+		done := make(chan server.ShutdownReport, 1)
+		go func() {
+			rep, err := m.srv.RunShutdown(context.Background(), server.ShutdownPlan{Grace: time.Second})
+			if err != nil {
+				t.Error(err)
+			}
+			done <- rep
+		}()
+		time.Sleep(2 * time.Second) // past the grace deadline: the stream is cut
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("RunShutdown returned while the cut connection's ConnClosed was still running")
+		default:
+		}
+		close(bm.release)
+		rep := <-done
+		bm.mu.Lock()
+		defer bm.mu.Unlock()
+		if bm.closed != 1 || rep.Connections != 1 || rep.StreamsCut != 1 || !rep.Reports[0].Timeline.Closed.After(rep.Begin) {
+			t.Errorf("ConnClosed %d times; report %+v", bm.closed, rep)
+		}
+		<-m.served
+	})
 }

@@ -200,8 +200,12 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 	defer s.untrack(sup)
 	cs.serve(sup.Conn())
 	// The server closes the connection when it is done; make sure the
-	// supervisor's end runs even if it did not.
+	// supervisor's end runs even if it did not. The close may be another
+	// goroutine's (the grace deadline's cut), still reporting: the
+	// connection leaves the snapshot only once its report is final and
+	// Metrics.ConnClosed has returned.
 	sup.Conn().Close()
+	<-sup.Done()
 }
 
 // supervise puts nc under a tracked supervisor with its shutdown handle, and
