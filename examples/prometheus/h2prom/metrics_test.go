@@ -62,7 +62,8 @@ func TestDrainThroughPrometheus(t *testing.T) {
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	hs := &http.Server{Handler: mux, Protocols: &protocols}
-	h2, err := server.Wrap(hs, server.Config{}, server.WithMetrics(m))
+	closed := make(chan lifecycle.Reason, 8)
+	h2, err := server.Wrap(hs, server.Config{}, server.WithMetrics(notifying{m, closed}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,9 +111,14 @@ func TestDrainThroughPrometheus(t *testing.T) {
 
 	// A third client leaves with its own GOAWAY: a client close, not a drain.
 	clientGoAway(t, ln.Addr().String())
-	waitFor(t, "the client's GOAWAY ends its connection", func() bool {
-		return testutil.ToFloat64(m.cxDestroy.WithLabelValues(string(lifecycle.ReasonPeer))) == 1
-	})
+	select { // the server's side ends on its own schedule
+	case r := <-closed:
+		if r != lifecycle.ReasonPeer {
+			t.Errorf("the client's GOAWAY: a connection closed for %q", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's GOAWAY did not end its connection within 10s")
+	}
 
 	rep, err := h2.RunShutdown(context.Background(), server.ShutdownPlan{Grace: 300 * time.Millisecond})
 	if err != nil {
@@ -249,17 +255,16 @@ func clientGoAway(t *testing.T, addr string) {
 	}
 }
 
-// waitFor polls cond for up to 10s: the server's side of a connection the
-// client closed ends on its own schedule.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within 10s", what)
+// notifying is the metrics, telling closed of each connection's close once
+// the metrics have it.
+type notifying struct {
+	*Metrics
+	closed chan<- lifecycle.Reason
+}
+
+func (n notifying) ConnClosed(r *lifecycle.Report) {
+	n.Metrics.ConnClosed(r)
+	n.closed <- r.Reason
 }
 
 type histogram struct {
