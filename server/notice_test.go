@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/h2lifecycle/h2lifecycle/idle"
 	"github.com/h2lifecycle/h2lifecycle/internal/frame"
 	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/lifecycle"
@@ -161,19 +162,26 @@ func TestDrainNoticeOnDrain(t *testing.T) {
 func TestDrainNoticeWithoutDrain(t *testing.T) {
 	for _, tc := range []struct {
 		name string
+		cfg  server.Config
 		end  func(c *h2test.Client)
 		want string // the wire events after the handler's HEADERS
 	}{
 		// The client's GOAWAY starts the server's own (DESIGN.md, fact 6).
-		{"client goaway", func(c *h2test.Client) { c.WriteGoAway(0, http2.ErrCodeNo, nil) }, "goaway(1) data(1,bye,end)"},
+		{"client goaway", server.Config{}, func(c *h2test.Client) { c.WriteGoAway(0, http2.ErrCodeNo, nil) }, "goaway(1) data(1,bye,end)"},
 		// DATA on stream 0 is a connection error (RFC 9113 §6.1): the
 		// server's GOAWAY(PROTOCOL_ERROR) ends the connection.
-		{"server error goaway", func(c *h2test.Client) { c.WriteData(0, false, []byte("x")) }, "goaway(1)"},
+		{"server error goaway", server.Config{}, func(c *h2test.Client) { c.WriteData(0, false, []byte("x")) }, "goaway(1)"},
+		// A PING flood: our abort, GOAWAY(ENHANCE_YOUR_CALM) and the FIN.
+		{"abort", server.Config{Policy: idle.Policy{PingMinInterval: time.Second}}, func(c *h2test.Client) {
+			for i := range 6 {
+				c.WritePing([8]byte{byte(i)})
+			}
+		}, "goaway(1)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				h := &noticeHandler{}
-				m := startMem(t, server.Config{}, h)
+				m := startMem(t, tc.cfg, h)
 				c := openWaiting(t, m)
 				synctest.Wait()
 				evc := make(chan []string, 1)
