@@ -45,12 +45,27 @@ func benchExchange() (block, resp []byte) {
 // BenchmarkTapRequest is the tap's work for one request: the server reads a
 // HEADERS frame (header and payload in two Reads, as x/net does), reports
 // the connection active, writes HEADERS and DATA(END_STREAM) in one Write,
-// and reports it idle.
+// and reports it idle. Without metrics, and with live metrics that count
+// nothing: both allocate nothing per request.
 func BenchmarkTapRequest(b *testing.B) {
+	b.Run("metrics=none", func(b *testing.B) { benchTapRequest(b, nil) })
+	b.Run("metrics=live", func(b *testing.B) { benchTapRequest(b, WithMetrics(nopLive{})) })
+}
+
+// nopLive is a LiveMetrics that does nothing: the cost of the calls alone.
+type nopLive struct{}
+
+func (nopLive) ConnOpened()                     {}
+func (nopLive) ConnClosed(*Report)              {}
+func (nopLive) ConnStateChanged(from, to State) {}
+func (nopLive) StreamOpened()                   {}
+func (nopLive) StreamClosed(StreamEnd)          {}
+
+func benchTapRequest(b *testing.B, opt Option) {
 	block, resp := benchExchange()
 
 	lc := &loopConn{}
-	s, err := New(lc, Config{GoAway: func() {}, SawClientPreface: true})
+	s, err := New(lc, Config{GoAway: func() {}, SawClientPreface: true}, opt)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package lifecycle
 
 import (
-	"time"
-
 	"go.uber.org/zap"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
@@ -117,8 +115,11 @@ func (s *Supervisor) pushed(id uint32) drain.Action {
 // waiting for the first stream, the stragglers of a drain, the streams per
 // connection. Call with mu held.
 func (s *Supervisor) addStream(id uint32, clientEnded bool) drain.Action {
-	s.streams.add(id, clientEnded)
+	if !s.streams.add(id, clientEnded) {
+		return 0 // a second PUSH_PROMISE of the same stream: a broken server
+	}
 	s.opened++
+	s.liveOpened()
 	act := s.updateBusy(-1)
 	draining := s.dr != nil && s.dr.seq.Draining()
 	deferred := s.dr != nil && s.dr.deferred
@@ -147,6 +148,7 @@ func (s *Supervisor) addStream(id uint32, clientEnded bool) drain.Action {
 func (s *Supervisor) streamRefused(id uint32, retry bool) {
 	s.mu.Lock()
 	s.refused++
+	s.liveClosed(EndRefused, 1)
 	if retry {
 		m := s.marked()
 		m.refused = append(m.refused, id)
@@ -160,7 +162,11 @@ func (s *Supervisor) streamRefused(id uint32, retry bool) {
 
 // clientEnded notes the client's END_STREAM. Call with mu held.
 func (s *Supervisor) clientEnded(id uint32) drain.Action {
-	if s.streams.clientEnded(id) && s.streams.len() == 0 {
+	if !s.streams.clientEnded(id) {
+		return 0
+	}
+	s.liveClosed(EndCompleted, 1) // the server had ended it
+	if s.streams.len() == 0 {
 		return s.updateBusy(-1)
 	}
 	return 0
@@ -175,7 +181,11 @@ func (s *Supervisor) serverEnded(id uint32) drain.Action {
 	}
 	s.completed++
 	s.forgetPanic(id)
-	if closed && s.streams.len() == 0 {
+	if !closed {
+		return 0 // the client's side is still open
+	}
+	s.liveClosed(EndCompleted, 1)
+	if s.streams.len() == 0 {
 		return s.updateBusy(-1)
 	}
 	return 0
@@ -189,6 +199,9 @@ func (s *Supervisor) streamReset(id uint32) drain.Action {
 	}
 	if !completed {
 		s.reset++
+		s.liveClosed(EndReset, 1)
+	} else {
+		s.liveClosed(EndCompleted, 1)
 	}
 	s.forgetPanic(id)
 	if s.streams.len() == 0 {
@@ -247,18 +260,18 @@ func (s *Supervisor) pingAcked(data [8]byte) drain.Action {
 // serverPingSent notes a keepalive PING of the HTTP/2 server.
 func (s *Supervisor) serverPingSent(data [8]byte) {
 	s.mu.Lock()
-	s.serverPing, s.serverPingAt = data, s.clock.Now()
+	s.serverPing, s.serverPingAt, s.serverPingOut = data, s.since(), true
 	s.mu.Unlock()
 }
 
 // serverPingAcked notes the ACK of the server's keepalive PING, whose round
 // trip feeds the RTT estimate. Call with mu held.
 func (s *Supervisor) serverPingAcked(data [8]byte) {
-	if s.serverPingAt.IsZero() || data != s.serverPing {
+	if !s.serverPingOut || data != s.serverPing {
 		return
 	}
-	s.drainState().pings.Observe(s.clock.Since(s.serverPingAt))
-	s.serverPingAt = time.Time{}
+	s.drainState().pings.Observe(s.since() - s.serverPingAt)
+	s.serverPingOut = false
 }
 
 // noticeWritten notes that GOAWAY(2^31-1)+PING reached the socket.
@@ -285,7 +298,9 @@ func (s *Supervisor) serverGoAway(last uint32, code frame.ErrCode) drain.Action 
 	s.goAwayLast = min(s.goAwayLast, last)
 	// Streams above last were read before the server decided on it and are
 	// ignored by it (RFC 9113 §6.8): they will never end on the wire.
+	n := s.streams.len()
 	s.streams.dropAbove(last)
+	s.liveClosed(EndDropped, n-s.streams.len())
 	ev := drain.ServerGoAway
 	reason := ReasonServer
 	if code != frame.ErrCodeNo {

@@ -17,6 +17,10 @@
 // finish, up to a grace deadline; then the supervisor shuts its side down
 // without resetting the peer, waits briefly for the peer's FIN, and closes.
 //
+// Handlers of long-lived streams learn that their connection began to end
+// from [DrainNotice](r.Context()), a channel closed with phase 1 of the
+// drain, and can finish cleanly before the grace deadline cuts them.
+//
 // Most programs never use this package directly: package server wires it
 // into a net/http http.Server.
 package lifecycle

@@ -201,10 +201,14 @@ func (s *Supervisor) rearm(now time.Duration) {
 	if s.closed {
 		return
 	}
+	s.noteState()
 	if p := s.phase(); p != drain.Active {
 		s.policy.Ending()
 		if p >= drain.Closing {
 			s.policy.Closing()
+		}
+		if p != drain.Notice {
+			s.announce() // ending without our notice (phase 1 announces once it is queued: run)
 		}
 	}
 	at := s.policy.Next()
@@ -279,6 +283,11 @@ func (s *Supervisor) run(act drain.Action) {
 		notice := frame.AppendGoAway(make([]byte, 0, 2*frame.HeaderLen+16+len(reason)), frame.MaxStreamID, frame.ErrCodeNo, string(reason))
 		notice = frame.AppendPing(notice, false, data)
 		s.conn.postNotice(notice)
+		// Handlers hear of it now: whatever the server writes from here on
+		// goes out behind the notice.
+		s.mu.Lock()
+		s.announce()
+		s.mu.Unlock()
 	}
 	if act&drain.FinalGoAway != 0 {
 		s.debug("http2 drain: final GOAWAY requested", zap.String("reason", string(reason)))
@@ -304,13 +313,16 @@ func (s *Supervisor) connGone() {
 	if s.dr != nil {
 		s.dr.seq.Handle(drain.ConnGone, now)
 	}
+	s.liveClosed(EndCut, s.streams.len())
 	s.closed = true
+	s.announce()
+	s.noteState()
 	s.policy.Closing()
 	if s.timer != nil {
 		s.timer.Stop()
 	}
 	r := s.buildReport(now)
-	if r.Reason == "" && !s.serverPingAt.IsZero() && now.Sub(s.serverPingAt) >= s.set.Policy.KeepaliveTimeoutOrDefault() {
+	if r.Reason == "" && s.serverPingOut && now.Sub(s.at(s.serverPingAt)) >= s.set.Policy.KeepaliveTimeoutOrDefault() {
 		// The HTTP/2 server closes a connection whose keepalive PING went
 		// unanswered for its PingTimeout.
 		r.Reason = ReasonKeepaliveTimeout
@@ -325,7 +337,7 @@ func (s *Supervisor) connGone() {
 	s.mu.Unlock()
 	s.logReport(&r)
 	if s.metrics != nil {
-		s.metrics.ConnClosed(&r)
+		s.metrics.conn.ConnClosed(&r)
 	}
 	s.mu.Lock()
 	if s.done != nil {

@@ -287,13 +287,14 @@ func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 		pol.MaxStreamDuration = time.Hour
 		p.cancels = true
 	}
+	live := &liveCheck{t: t, trace: p.trace}
 	sup, err := New(p.conn, Config{
 		GoAway:              func() { p.finalAsked.Store(true) },
 		SawClientPreface:    sawPreface,
 		Policy:              pol,
 		AdvertiseMaxStreams: limit,
 		Drain:               drain.Config{FirstStreamWait: time.Nanosecond, PingTimeout: 500 * time.Millisecond, Linger: 100 * time.Millisecond},
-	})
+	}, WithMetrics(live))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,6 +327,9 @@ func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 	}
 	if st := sup.Snapshot().State; st != drain.Closed.String() {
 		t.Errorf("state %q after the close, want closed", st)
+	}
+	if !live.wasClosed() {
+		t.Errorf("live metrics: no ConnClosed")
 	}
 	p.check()
 	p.checkInbound()

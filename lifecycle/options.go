@@ -12,7 +12,7 @@ type Option interface{ apply(*options) }
 type options struct {
 	log     *zap.Logger
 	clock   clock.Clock
-	metrics Metrics
+	metrics *metricHooks
 }
 
 type optionFunc func(*options)
@@ -54,7 +54,8 @@ func buildOptions(opts []Option) options {
 
 // Metrics receives the life of every supervised connection. Implementations
 // must be safe for concurrent use and quick: they run on the connection's
-// goroutines. A nil Metrics, the default, costs nothing.
+// goroutines. A nil Metrics, the default, costs nothing. A Metrics that is
+// also a [LiveMetrics] hears of streams and drains as they happen.
 type Metrics interface {
 	// ConnOpened is called when a connection comes under supervision.
 	ConnOpened()
@@ -66,7 +67,19 @@ type Metrics interface {
 	ConnClosed(r *Report)
 }
 
-// WithMetrics sends connection events to m (see Metrics).
+// WithMetrics sends connection events to m (see Metrics and LiveMetrics).
 func WithMetrics(m Metrics) Option {
-	return optionFunc(func(o *options) { o.metrics = m })
+	var h *metricHooks // made once, shared by the supervisors of the option
+	if m != nil {
+		h = &metricHooks{conn: m}
+		h.live, _ = m.(LiveMetrics)
+	}
+	return optionFunc(func(o *options) { o.metrics = h })
+}
+
+// metricHooks is what a supervisor calls: one pointer per connection, nil
+// without metrics.
+type metricHooks struct {
+	conn Metrics
+	live LiveMetrics // nil unless conn is one
 }

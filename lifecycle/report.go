@@ -78,8 +78,10 @@ type Report struct {
 	// or "peer_closed" when the peer closed it without a drain.
 	Reason Reason
 	// Drained says the connection ended with a drain: ours, or the server's
-	// own graceful GOAWAY. Aborted says it ended with an error GOAWAY
-	// (protocol_error, too_many_pings, header_timeout): no drain.
+	// own graceful GOAWAY. A connection the client ended with its own
+	// GOAWAY (peer_goaway) is a client close, not a drain, even though its
+	// streams were given the grace. Aborted says it ended with an error
+	// GOAWAY (protocol_error, too_many_pings, header_timeout): no drain.
 	Drained      bool
 	Aborted      bool
 	Timeline     drain.Timeline
@@ -110,14 +112,15 @@ func (s *Supervisor) Report() Report {
 func (s *Supervisor) buildReport(now time.Time) Report {
 	var tl drain.Timeline
 	var pingLate, graceExpired bool
+	reason := s.why()
 	if s.dr != nil {
 		tl, pingLate, graceExpired = s.dr.seq.Timeline(), s.dr.seq.PingTimedOut(), s.dr.seq.GraceExpired()
 	}
 	return Report{
 		ID:               s.id,
 		Remote:           s.remote(),
-		Reason:           s.why(),
-		Drained:          !tl.Start.IsZero() && !s.aborted,
+		Reason:           reason,
+		Drained:          !tl.Start.IsZero() && !s.aborted && reason != ReasonPeer,
 		Aborted:          s.aborted,
 		Timeline:         tl,
 		PingTimedOut:     pingLate,
@@ -135,7 +138,8 @@ func (s *Supervisor) buildReport(now time.Time) Report {
 
 // logReport writes the one Info line of a drained connection ("drained")
 // or of one the server ended with an error GOAWAY ("ended", after the Warn
-// that said why); connections that simply closed get a Debug line.
+// that said why); connections that simply closed, or that the client ended
+// with its GOAWAY, get a Debug line.
 func (s *Supervisor) logReport(r *Report) {
 	var ce *zapcore.CheckedEntry
 	switch {

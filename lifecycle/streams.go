@@ -54,9 +54,9 @@ func (s *streamSet) has(id uint32) bool {
 }
 
 // add opens id, with its client side ended already if clientEnded (a
-// request without a body, a server push). Ids lower than the highest are
-// inserted in order.
-func (s *streamSet) add(id uint32, clientEnded bool) {
+// request without a body, a server push), and reports whether it was new.
+// Ids lower than the highest are inserted in order.
+func (s *streamSet) add(id uint32, clientEnded bool) bool {
 	e := id
 	if clientEnded {
 		e |= clientDone
@@ -66,11 +66,12 @@ func (s *streamSet) add(id uint32, clientEnded bool) {
 	} else if i, found := s.find(id); !found {
 		s.ids = slices.Insert(s.ids, i, e)
 	} else {
-		return
+		return false
 	}
 	if id%2 == 1 {
 		s.client.Add(1)
 	}
+	return true
 }
 
 // removeAt closes the stream at index i. It shifts the rest down rather

@@ -76,7 +76,7 @@ type Supervisor struct {
 	goAway  func()    // Config.GoAway
 	id      uint64    // Config.ID
 	log     *zap.Logger
-	metrics Metrics
+	metrics *metricHooks // nil without metrics
 	clock   clock.Clock
 	created time.Time
 
@@ -85,7 +85,7 @@ type Supervisor struct {
 	dr           *drainState    // nil until the connection starts ending (or measures a round trip)
 	enforcer     *ping.Enforcer // nil without ping enforcement; set by New
 	serverPing   [8]byte        // the HTTP/2 server's outstanding keepalive PING
-	serverPingAt time.Time      // zero if none is outstanding
+	serverPingAt time.Duration  // when it was sent, from created; meaningful while serverPingOut
 	streams      streamSet
 	marks        *streamMarks // streams whose reset code is special (resetcodes.go); nil if none
 	goAwayLast   uint32       // the lowest last-stream-id of the server's GOAWAYs; MaxStreamID before the first
@@ -99,6 +99,7 @@ type Supervisor struct {
 	timer   *clock.Timer
 	timerAt time.Duration // when the timer fires, from created; zero when it is not armed
 	done    chan struct{} // Done's, made on first use
+	notice  chan struct{} // DrainNotice's, made on first use (notice.go)
 	report  *Report       // the final report, once closed (out of line: most of a connection's life has none)
 
 	keepResetCodes bool // a panic could not be placed: deadline resets stay INTERNAL_ERROR
@@ -107,6 +108,8 @@ type Supervisor struct {
 	aborted        bool // ended by an error GOAWAY (ours or the server's), not a drain
 	cutIn          bool // ended by an error GOAWAY of ours: the tap gives the server nothing more
 	closed         bool
+	serverPingOut  bool  // the server's keepalive PING is outstanding (serverPing, serverPingAt)
+	state          State // as last reported to LiveMetrics
 
 	// Set by Handler before the connection is served, then read-only; last,
 	// beside the bools above, so that it costs no padding.
@@ -166,7 +169,12 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	s.rearm(0)
 	s.mu.Unlock()
 	if s.metrics != nil {
-		s.metrics.ConnOpened()
+		s.metrics.conn.ConnOpened()
+		if cfg.Upgraded {
+			s.mu.Lock()
+			s.liveOpened()
+			s.mu.Unlock()
+		}
 	}
 	return s, nil
 }

@@ -9,9 +9,11 @@ import (
 )
 
 // DebugHandler serves the live state of the server as JSON, for operators:
-// readiness, whether it is draining, and every supervised connection's
-// snapshot (state, age, open streams, last stream id, RTT). Mount it on an
-// internal port or behind authentication: it shows client addresses.
+// readiness, whether it is draining and the drain's deadline, the totals
+// (connections, open streams, connections by state), and every supervised
+// connection's snapshot (state, age, open streams, last stream id, RTT).
+// Mount it on an internal port or behind authentication: it shows client
+// addresses.
 func (s *Server) DebugHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.wrapped() {
@@ -19,19 +21,28 @@ func (s *Server) DebugHandler() http.Handler {
 			return
 		}
 		s.mu.Lock()
-		draining := s.draining
+		draining, deadline := s.draining, s.deadline
 		s.mu.Unlock()
 		conns := s.Snapshot()
+		now := time.Now()
 		doc := struct {
 			Time        string               `json:"time"`
 			Ready       bool                 `json:"ready"`
 			Draining    bool                 `json:"draining"`
+			Deadline    string               `json:"drain_deadline,omitempty"`
+			DeadlineIn  string               `json:"drain_deadline_in,omitempty"` // negative once passed
 			Count       int                  `json:"connections_count"`
+			Totals      drainTotals          `json:"totals"`
 			Connections []lifecycle.Snapshot `json:"connections"`
 			// TLS HTTP/2 connections served without supervision
 			// (UnsupervisedHTTP2): zero unless misconfigured.
 			Unsupervised uint64 `json:"unsupervised_http2_connections"`
-		}{time.Now().UTC().Format(time.RFC3339Nano), !s.notReady.Load(), draining, len(conns), conns, s.unsupervised.Load()}
+		}{Time: now.UTC().Format(time.RFC3339Nano), Ready: !s.notReady.Load(), Draining: draining,
+			Count: len(conns), Totals: totalsOf(conns), Connections: conns, Unsupervised: s.unsupervised.Load()}
+		if draining {
+			doc.Deadline = deadline.UTC().Format(time.RFC3339Nano)
+			doc.DeadlineIn = deadline.Sub(now).Round(time.Millisecond).String()
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		enc := json.NewEncoder(w)

@@ -82,6 +82,7 @@ func BenchmarkServeSetup(b *testing.B) {
 				b.Fatal(err)
 			}
 			s.track(sup)
+			handleSink = sup.Context(context.Background()) // the requests' base context (DrainNotice)
 			h := lifecycle.WrapStreams(http.NotFoundHandler(), lifecycle.StreamOptions{})
 			handleSink = h
 			sup.Conn().Close()

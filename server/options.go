@@ -26,7 +26,9 @@ func WithLogger(l *zap.Logger) Option {
 }
 
 // WithMetrics sends every supervised connection's opening and final report
-// to m (see lifecycle.Metrics); nil, the default, costs nothing.
+// to m (see lifecycle.Metrics), and, if m is a lifecycle.LiveMetrics, its
+// changes of state and every stream's start and end as they happen; nil,
+// the default, costs nothing.
 func WithMetrics(m lifecycle.Metrics) Option {
 	return optionFunc(func(o *options) { o.metrics = m })
 }

@@ -91,14 +91,16 @@ type Server struct {
 	unsupervised atomic.Uint64
 	umetrics     UnsupervisedMetrics
 
-	mu        sync.Mutex
-	conns     map[*lifecycle.Supervisor]struct{}
-	nextID    uint64
-	draining  bool            // new connections are drained at once
-	deadline  time.Time       // of the drain under way: late connections keep it
-	sequenced bool            // RunShutdown drives the drains; the shutdown hook stays out
-	collect   *ShutdownReport // reports of the connections closing during RunShutdown
-	empty     chan struct{}   // closed when conns becomes empty; nil when nobody waits
+	mu         sync.Mutex
+	conns      map[*lifecycle.Supervisor]struct{}
+	nextID     uint64
+	draining   bool            // new connections are drained at once
+	deadline   time.Time       // of the drain under way: late connections keep it
+	sequenced  bool            // RunShutdown drives the drains; the shutdown hook stays out
+	collect    *ShutdownReport // reports of the connections closing during RunShutdown
+	empty      chan struct{}   // closed when conns becomes empty; nil when nobody waits
+	warned     *ShutdownPlan   // the plan whose termination budget warning was logged (CheckShutdownPlan)
+	lateDrains int             // connections tracked while draining (progress.go)
 }
 
 // Wrap supervises every HTTP/2 connection hs will serve. Call it before hs
@@ -238,8 +240,12 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 	defer s.untrack(sup)
 	cs.serve(sup.Conn())
 	// The server closes the connection when it is done; make sure the
-	// supervisor's end runs even if it did not.
+	// supervisor's end runs even if it did not. The close may be another
+	// goroutine's (the grace deadline's cut), still reporting: the
+	// connection leaves the snapshot only once its report is final and
+	// Metrics.ConnClosed has returned.
 	sup.Conn().Close()
+	<-sup.Done()
 }
 
 // supervise puts nc under a tracked supervisor with its shutdown handle, and
@@ -285,6 +291,7 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 		ctx = context.WithValue(context.Background(), http.ServerContextKey, hs)
 		ctx = context.WithValue(ctx, http.LocalAddrContextKey, nc.LocalAddr())
 	}
+	ctx = sup.Context(ctx) // lifecycle.DrainNotice finds the connection there
 	h = sup.Handler(lifecycle.WrapStreams(h, lifecycle.StreamOptions{
 		IdleTimeout:     s.cfg.Policy.StreamIdleTimeout,
 		MaxDuration:     t.WriteTimeout,
@@ -376,6 +383,9 @@ func (s *Server) track(sup *lifecycle.Supervisor) {
 	s.mu.Lock()
 	s.conns[sup] = struct{}{}
 	draining, deadline := s.draining, s.deadline
+	if draining {
+		s.lateDrains++
+	}
 	s.mu.Unlock()
 	if draining {
 		// Accepted while the server drains (or before, and handed over
@@ -433,6 +443,9 @@ func (s *Server) drainBy(grace time.Duration) {
 	if !s.draining || d.Before(s.deadline) {
 		s.deadline = d
 	}
+	if !s.draining {
+		s.lateDrains = 0
+	}
 	s.draining = true
 }
 
@@ -476,7 +489,10 @@ func (s *Server) Drain(ctx context.Context) error {
 	if !s.wrapped() {
 		return ErrNotWrapped
 	}
-	for _, sup := range s.drainAll(s.graceFor(ctx), false) {
+	grace := s.graceFor(ctx)
+	sups := s.drainAll(grace, false)
+	defer s.watchDrain(len(sups), time.Now().Add(grace))()
+	for _, sup := range sups {
 		select {
 		case <-sup.Done():
 		case <-ctx.Done():
@@ -495,7 +511,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.wrapped() {
 		return ErrNotWrapped
 	}
-	s.drainAll(s.graceFor(ctx), true)
+	grace := s.graceFor(ctx)
+	sups := s.drainAll(grace, true)
+	defer s.watchDrain(len(sups), time.Now().Add(grace))()
 	if err := s.hs.Shutdown(ctx); err != nil {
 		return err
 	}

@@ -40,7 +40,9 @@ type ShutdownPlan struct {
 	// TerminationBudget is the time the platform allows from SIGTERM to
 	// SIGKILL (Kubernetes: terminationGracePeriodSeconds, 30s by default).
 	// A plan whose DeregistrationDelay plus Grace exceeds it is logged as a
-	// warning: the process would be killed mid-drain. Zero means unchecked.
+	// warning, once (by CheckShutdownPlan at start, or else by
+	// RunShutdown): the process would be killed mid-drain. Zero means
+	// unchecked.
 	TerminationBudget time.Duration
 }
 
@@ -136,6 +138,48 @@ func (s *Server) ReadinessHandler() http.Handler {
 	})
 }
 
+// CheckShutdownPlan reports what RunShutdown would refuse in plan (see
+// [ShutdownPlan.Validate]; a plan without a Grace takes the server's drain
+// grace) and logs the warning of a plan whose DeregistrationDelay plus
+// Grace exceeds its TerminationBudget. Call it at start, while the warning
+// can still be acted on: RunShutdown then does not repeat it for the same
+// plan, and the warning is logged once per plan.
+func (s *Server) CheckShutdownPlan(plan ShutdownPlan) error {
+	grace := plan.grace(s.cfg.Drain.GraceOrDefault())
+	if err := plan.Validate(); err != nil {
+		return err
+	}
+	if err := plan.checkSpread(grace); err != nil {
+		return err
+	}
+	s.warnBudget(plan, grace)
+	return nil
+}
+
+// warnBudget logs, once per plan, that plan does not fit its termination
+// budget.
+func (s *Server) warnBudget(plan ShutdownPlan, grace time.Duration) {
+	b := plan.TerminationBudget
+	if b <= 0 || idle.After(plan.DeregistrationDelay, grace) <= b {
+		return
+	}
+	s.mu.Lock()
+	already := s.warned != nil && *s.warned == plan
+	if !already {
+		s.warned = &plan
+	}
+	s.mu.Unlock()
+	if !already {
+		s.log.Warn("shutdown plan exceeds the termination budget: the process may be killed mid-drain",
+			append(planFields(plan, grace), zap.Duration("termination_budget", b))...)
+	}
+}
+
+func planFields(plan ShutdownPlan, grace time.Duration) []zap.Field {
+	return []zap.Field{zap.Duration("deregistration_delay", plan.DeregistrationDelay),
+		zap.Duration("spread", plan.Spread), zap.Duration("grace", grace)}
+}
+
 // ErrForced is the cause of the end of a shutdown that a second signal cut
 // short (ShutdownOnSignal).
 var ErrForced = errors.New("server: shutdown forced")
@@ -166,13 +210,8 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan) (ShutdownRe
 	rep := ShutdownReport{Begin: time.Now()}
 	s.notReady.Store(true)
 	s.startCollect() // connections that close during the delay count too
-	fields := []zap.Field{zap.Duration("deregistration_delay", plan.DeregistrationDelay),
-		zap.Duration("spread", plan.Spread), zap.Duration("grace", grace)}
-	if b := plan.TerminationBudget; b > 0 && idle.After(plan.DeregistrationDelay, grace) > b {
-		s.log.Warn("shutdown plan exceeds the termination budget: the process may be killed mid-drain",
-			append(fields, zap.Duration("termination_budget", b))...)
-	}
-	s.log.Info("shutting down: readiness off", fields...)
+	s.warnBudget(plan, grace)
+	s.log.Info("shutting down: readiness off", planFields(plan, grace)...)
 
 	stop := func(err error) (ShutdownReport, error) {
 		rep.Forced = true
@@ -206,6 +245,8 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan) (ShutdownRe
 	s.mu.Unlock()
 	slices.SortFunc(sups, func(a, b *lifecycle.Supervisor) int { return int(a.ID() - b.ID()) })
 	s.log.Info("draining", zap.Int("http2_connections", len(sups)))
+	stopWatch := s.watchDrain(len(sups), deadline) // through the spread too
+	defer stopWatch()
 
 	// HTTP/1.1: keep-alives off, listeners and idle connections closed,
 	// active ones waited for — alongside the HTTP/2 drains.
@@ -231,7 +272,9 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan) (ShutdownRe
 
 	// Every HTTP/2 connection ends by the deadline: the supervisors cut
 	// what is left then. Wait for them, and for the HTTP/1.1 side.
-	if err := s.waitAll(ctx); err != nil {
+	err := s.waitAll(ctx)
+	stopWatch()
+	if err != nil {
 		return stop(context.Cause(ctx))
 	}
 	// The drain ends with the last HTTP/2 connection. http.Server.Shutdown

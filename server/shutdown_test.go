@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -261,6 +262,47 @@ func TestShutdownPlanBudgetWarning(t *testing.T) {
 		}
 		<-m.served
 	})
+}
+
+// TestCheckShutdownPlan: the check at start warns, RunShutdown with the same
+// plan does not warn again; a plan within its budget is never warned about,
+// and a bad plan is refused with its field.
+func TestCheckShutdownPlan(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plan  server.ShutdownPlan
+		warns int
+	}{
+		{"over the budget", server.ShutdownPlan{DeregistrationDelay: 15 * time.Second, Grace: 20 * time.Second, TerminationBudget: 30 * time.Second}, 1},
+		{"server grace over the budget", server.ShutdownPlan{TerminationBudget: 10 * time.Second}, 1}, // the drain grace: 30s
+		{"within", server.ShutdownPlan{DeregistrationDelay: 5 * time.Second, Grace: 20 * time.Second, TerminationBudget: 30 * time.Second}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := startMem(t, server.Config{}, http.NotFoundHandler())
+				if err := m.srv.CheckShutdownPlan(tc.plan); err != nil {
+					t.Fatal(err)
+				}
+				if err := m.srv.CheckShutdownPlan(tc.plan); err != nil { // a second check says nothing new
+					t.Fatal(err)
+				}
+				early := len(m.logs.FilterMessageSnippet("termination budget").All())
+				if _, err := m.srv.RunShutdown(context.Background(), tc.plan); err != nil {
+					t.Fatal(err)
+				}
+				if n := len(m.logs.FilterMessageSnippet("termination budget").All()); early != tc.warns || n != tc.warns {
+					t.Errorf("%d warnings at the check, %d in all; want %d", early, n, tc.warns)
+				}
+				<-m.served
+			})
+		})
+	}
+	m := startMem(t, server.Config{}, http.NotFoundHandler())
+	defer func() { m.srv.Close(); <-m.served }()
+	err := m.srv.CheckShutdownPlan(server.ShutdownPlan{Spread: time.Minute}) // the drain grace is 30s
+	if err == nil || !strings.Contains(err.Error(), "spread") || !strings.Contains(err.Error(), "1m0s") {
+		t.Errorf("CheckShutdownPlan with a spread over the grace: %v", err)
+	}
 }
 
 func TestShutdownPlanValidate(t *testing.T) {

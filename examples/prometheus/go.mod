@@ -5,11 +5,11 @@ go 1.26.0
 require (
 	github.com/h2lifecycle/h2lifecycle v0.1.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/net v0.62.0
 )
 
 require (
 	github.com/kylelemons/godebug v1.1.0 // indirect
-	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )
 

@@ -237,10 +237,14 @@ func run(sigs <-chan os.Signal, args []string, stdout, stderr io.Writer) error {
 		zap.Any("policy", cfg.policy), zap.Duration("grace", plan.Grace),
 		zap.Duration("deregistration_delay", plan.DeregistrationDelay), zap.Duration("spread", plan.Spread),
 		zap.Duration("termination_budget", plan.TerminationBudget))
-	if b := plan.TerminationBudget; b > 0 && plan.DeregistrationDelay+plan.Grace > b {
-		// Said now, not only at SIGTERM: by then it is too late to fix.
-		log.Warn("-deregistration-delay + -grace exceeds -termination-budget: a shutdown may be killed mid-drain",
-			zap.Duration("needed", plan.DeregistrationDelay+plan.Grace), zap.Duration("termination_budget", b))
+	// A plan over its termination budget is said now, when it can still be
+	// fixed, and only now: RunShutdown does not repeat it at SIGTERM.
+	if err := h2.CheckShutdownPlan(plan); err != nil {
+		ln.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
+		return err
 	}
 
 	serveErr := make(chan error, 1)

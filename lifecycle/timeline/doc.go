@@ -12,6 +12,14 @@
 // settle (ACK to final GOAWAY), final (final GOAWAY to FIN: the streams in
 // flight finish) and closing (FIN to close: waiting for the peer's FIN).
 //
+// One axis serves every row, in milliseconds, or in seconds once its ticks
+// are a second apart or more. A row whose drain spans less than 3 % of the
+// axis (a 1 ms loopback drain in a shutdown cut at a 30 s grace) is drawn
+// again on its own scale, in a framed inset beside it labelled with the
+// span it shows ("20.4 ms zoomed"). testdata/drain-1ms.png and
+// drain-30s.png show both cases (testdata/render.sh makes them with
+// headless Chromium).
+//
 // [SVG] writes the picture as a self-contained SVG file: no scripts, no
 // external fonts or styles, presentation attributes only, so that browsers,
 // image viewers and code hosts all render it the same. Hovering a row in a

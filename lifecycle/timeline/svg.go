@@ -267,12 +267,16 @@ func (p *picture) axis(w *svgWriter, top, rowsTop, rowsBottom float64) {
 	w.f(`<g class="axis" font-size="11" fill="%s">`+"\n", colMuted)
 	for t := time.Duration(0); t <= p.span; t += p.step {
 		x := p.x(p.t0.Add(t))
-		label := ms(t, p.step)
+		label := axisLabel(t, p.step)
 		w.f(`<line class="tick" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s"/>`+"\n", num(x), num(rowsTop-4), num(x), num(rowsBottom+4), colGrid)
 		w.f(`<text x="%s" y="%s" text-anchor="middle">%s</text>`+"\n", num(x), num(top-8-12), label)
 		w.f(`<text x="%s" y="%s" text-anchor="middle">%s</text>`+"\n", num(x), num(rowsBottom+18), label)
 	}
-	w.f(`<text x="%s" y="%s" font-style="italic">ms since the first drain began</text>`+"\n", num(p.plotX), num(top-8-12-16))
+	unit := "ms"
+	if p.step >= time.Second {
+		unit = "s"
+	}
+	w.f(`<text x="%s" y="%s" font-style="italic">%s since the first drain began</text>`+"\n", num(p.plotX), num(top-8-12-16), unit)
 	w.f(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s"/>`+"\n", num(p.plotX), num(rowsTop-4), num(p.plotX+p.plotW), num(rowsTop-4), colMuted)
 	w.f(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s"/>`+"\n", num(p.plotX), num(rowsBottom+4), num(p.plotX+p.plotW), num(rowsBottom+4), colMuted)
 	w.f("</g>\n")
@@ -293,53 +297,8 @@ func (p *picture) row(w *svgWriter, r *lifecycle.Report, top float64) {
 		reason += " (no drain)"
 	}
 	w.f(`<text x="%d" y="%s">#%d <tspan font-weight="bold">%s</tspan></text>`+"\n", margin+4, num(cy+4), r.ID, esc(reason))
-
-	// Phase bars: each runs from its first boundary to the next boundary
-	// that happened, so a drain that skipped a step (the peer's GOAWAY skips
-	// the notice, the grace deadline skips the FIN) still draws without a
-	// gap. A boundary earlier than the one before it (the client can close
-	// before the final GOAWAY) draws nothing.
-	bounds := []time.Time{tl.Start, tl.Ack, tl.Final, tl.HalfClosed, tl.Closed}
-	for i, ph := range phases {
-		from := bounds[i]
-		if from.IsZero() {
-			continue
-		}
-		var to time.Time
-		for _, b := range bounds[i+1:] {
-			if !b.IsZero() {
-				to = b
-				break
-			}
-		}
-		if to.IsZero() || to.Before(from) {
-			continue
-		}
-		x1, x2 := p.x(from), p.x(to)
-		w.f(`<rect class="phase-%s" x="%s" y="%s" width="%s" height="%d" fill="%s"/>`+"\n",
-			ph.name, num(x1), num(cy-barHeight/2), num(max(x2-x1, 0.75)), barHeight, ph.colour)
-	}
-
-	// Markers, in the order they happen, so that later ones are on top.
-	mark := func(k markerKind, t time.Time) {
-		if !t.IsZero() {
-			drawMarker(w, k, p.x(t), cy)
-		}
-	}
-	mark(markGoAway1, tl.NoticeSent)
-	if r.PingTimedOut {
-		mark(markPingTimeout, tl.Ack)
-	} else {
-		mark(markAck, tl.Ack)
-	}
-	mark(markGoAway2, tl.Final)
-	mark(markStreamsDone, tl.StreamsDone)
-	mark(markFIN, tl.HalfClosed)
-	if r.GraceExpired {
-		mark(markGraceCut, tl.Closed)
-	} else {
-		mark(markClosed, tl.Closed)
-	}
+	drawSteps(w, r, cy, p.x)
+	p.zoom(w, r, cy)
 
 	// Numbers on the right.
 	sx := num(p.plotX + p.plotW + 14)
@@ -361,6 +320,115 @@ func (p *picture) row(w *svgWriter, r *lifecycle.Report, top float64) {
 		w.f(` <tspan fill="%s" font-weight="bold">· %d cut</tspan>`, colBad, len(r.StreamsCut))
 	}
 	w.f("</text>\n</g>\n")
+}
+
+// zoomBelow is the share of the axis under which a row's steps are drawn
+// again, zoomed, beside it: a 1 ms drain on a 30 s axis is under a pixel.
+const zoomBelow = 0.03
+
+// zoomWidth is the width of a zoomed copy, in pixels.
+const zoomWidth = 150
+
+// zoom draws a row whose steps span less than zoomBelow of the axis again
+// on its own scale, in a framed inset beside it (right of it, or left when
+// the plot ends first), joined to it by a dotted line and labelled with the
+// span it shows.
+func (p *picture) zoom(w *svgWriter, r *lifecycle.Report, cy float64) {
+	first, last := extent(&r.Timeline)
+	span := last.Sub(first)
+	if span <= 0 || float64(span) >= zoomBelow*float64(p.span) {
+		return
+	}
+	const gap, labelW = 14, 52
+	x0 := p.x(last) + gap
+	anchor := p.x(last)
+	if x0+zoomWidth+labelW > p.plotX+p.plotW {
+		x0 = p.x(first) - gap - zoomWidth - labelW
+		anchor = p.x(first)
+	}
+	if x0 < p.plotX {
+		return // no room either side
+	}
+	xf := func(t time.Time) float64 { return x0 + 6 + float64(t.Sub(first))/float64(span)*(zoomWidth-12) }
+	w.f(`<g class="zoom" data-span="%s">`+"\n", esc(dur(span)))
+	end := x0
+	if anchor > x0 {
+		end = x0 + zoomWidth
+	}
+	w.f(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="2 2"/>`+"\n", num(anchor), num(cy), num(end), num(cy), colMuted)
+	w.f(`<rect x="%s" y="%s" width="%d" height="%d" fill="#ffffff" stroke="%s" rx="2"/>`+"\n",
+		num(x0), num(cy-rowHeight/2+1.5), zoomWidth, rowHeight-3, colMuted)
+	drawSteps(w, r, cy, xf)
+	w.f(`<text x="%s" y="%s" font-size="10" fill="%s">%s zoomed</text>`+"\n", num(x0+zoomWidth+4), num(cy+3.5), colMuted, esc(dur(span)))
+	w.f("</g>\n")
+}
+
+// extent is the first and the last step a timeline recorded.
+func extent(tl *drain.Timeline) (first, last time.Time) {
+	for _, t := range times(tl) {
+		if t.IsZero() {
+			continue
+		}
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	return first, last
+}
+
+// drawSteps draws a row's phase bars and markers centred on cy, placing
+// each time with xf.
+func drawSteps(w *svgWriter, r *lifecycle.Report, cy float64, xf func(time.Time) float64) {
+	tl := &r.Timeline
+	// Phase bars: each runs from its first boundary to the next boundary
+	// that happened, so a drain that skipped a step (the peer's GOAWAY skips
+	// the notice, the grace deadline skips the FIN) still draws without a
+	// gap. A boundary earlier than the one before it (the client can close
+	// before the final GOAWAY) draws nothing.
+	bounds := []time.Time{tl.Start, tl.Ack, tl.Final, tl.HalfClosed, tl.Closed}
+	for i, ph := range phases {
+		from := bounds[i]
+		if from.IsZero() {
+			continue
+		}
+		var to time.Time
+		for _, b := range bounds[i+1:] {
+			if !b.IsZero() {
+				to = b
+				break
+			}
+		}
+		if to.IsZero() || to.Before(from) {
+			continue
+		}
+		x1, x2 := xf(from), xf(to)
+		w.f(`<rect class="phase-%s" x="%s" y="%s" width="%s" height="%d" fill="%s"/>`+"\n",
+			ph.name, num(x1), num(cy-barHeight/2), num(max(x2-x1, 0.75)), barHeight, ph.colour)
+	}
+
+	// Markers, in the order they happen, so that later ones are on top.
+	mark := func(k markerKind, t time.Time) {
+		if !t.IsZero() {
+			drawMarker(w, k, xf(t), cy)
+		}
+	}
+	mark(markGoAway1, tl.NoticeSent)
+	if r.PingTimedOut {
+		mark(markPingTimeout, tl.Ack)
+	} else {
+		mark(markAck, tl.Ack)
+	}
+	mark(markGoAway2, tl.Final)
+	mark(markStreamsDone, tl.StreamsDone)
+	mark(markFIN, tl.HalfClosed)
+	if r.GraceExpired {
+		mark(markGraceCut, tl.Closed)
+	} else {
+		mark(markClosed, tl.Closed)
+	}
 }
 
 func tooltip(r *lifecycle.Report) string {
@@ -485,6 +553,15 @@ func esc(s string) string {
 // num formats a coordinate with at most two decimals.
 func num(f float64) string {
 	return strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64)
+}
+
+// axisLabel formats an axis label: in seconds on long axes (ticks a second
+// apart or more), else in milliseconds.
+func axisLabel(d, step time.Duration) string {
+	if step >= time.Second {
+		return strconv.FormatFloat(d.Seconds(), 'f', 0, 64)
+	}
+	return ms(d, step)
 }
 
 // ms formats an axis label in milliseconds with as many decimals as the

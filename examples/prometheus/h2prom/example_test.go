@@ -28,7 +28,9 @@ func ExampleNew() {
 	admin.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// go srv.ListenAndServe(); go http.ListenAndServe("127.0.0.1:9090", admin)
 
-	// Every reason is exported at zero before the first connection ends.
-	fmt.Println(testutil.CollectAndCount(metrics, "h2lifecycle_downstream_cx_drained_total"), "reasons")
-	// Output: 12 reasons
+	// Every reason a connection can end for is exported at zero before the
+	// first connection ends, and every reason a drain can have.
+	fmt.Println(testutil.CollectAndCount(metrics, "h2lifecycle_downstream_cx_destroy_total"), "reasons,",
+		testutil.CollectAndCount(metrics, "h2lifecycle_downstream_cx_drained_total"), "of them for drains")
+	// Output: 12 reasons, 6 of them for drains
 }

@@ -47,11 +47,19 @@ var (
 )
 
 // reasons are every reason a report can carry, exported at zero from the
-// start.
+// start in cx_destroy_total.
 var reasons = []lifecycle.Reason{
 	lifecycle.ReasonIdle, lifecycle.ReasonMaxAge, lifecycle.ReasonMaxStreams, lifecycle.ReasonHeaderTimeout,
 	lifecycle.ReasonKeepaliveTimeout, lifecycle.ReasonTooManyPings, lifecycle.ReasonShutdown, lifecycle.ReasonRequested,
 	lifecycle.ReasonPeer, lifecycle.ReasonServer, lifecycle.ReasonError, lifecycle.ReasonClosed,
+}
+
+// drainReasons are the reasons of a drained connection (lifecycle.Report.Drained),
+// exported at zero in cx_drained_total. The others never drain: a client's
+// GOAWAY is a client close, aborts and closes have no drain.
+var drainReasons = []lifecycle.Reason{
+	lifecycle.ReasonIdle, lifecycle.ReasonMaxAge, lifecycle.ReasonMaxStreams,
+	lifecycle.ReasonShutdown, lifecycle.ReasonRequested, lifecycle.ReasonServer,
 }
 
 // unknownReason stands for an empty reason, which the core does not produce
@@ -66,12 +74,14 @@ const (
 	phaseClosing = "closing" // our FIN to the close
 )
 
-// Metrics is a lifecycle.Metrics that keeps Prometheus metrics, and a
+// Metrics is a lifecycle.LiveMetrics that keeps Prometheus metrics, and a
 // prometheus.Collector that exports them. Create it with New; it is safe for
 // concurrent use.
 type Metrics struct {
 	cxTotal       prometheus.Counter
 	cxActive      prometheus.Gauge
+	cxByState     [len(stateNames)]prometheus.Gauge // by lifecycle.State; closed has none
+	cxByStateVec  *prometheus.GaugeVec
 	cxDestroy     *prometheus.CounterVec
 	cxDrained     *prometheus.CounterVec
 	cxActiveRq    prometheus.Counter
@@ -82,15 +92,20 @@ type Metrics struct {
 	pingTimeout   prometheus.Counter
 	graceExpired  prometheus.Counter
 	rqTotal       prometheus.Counter
+	rqActive      prometheus.Gauge
 	rqCompleted   prometheus.Counter
 	rqReset       prometheus.Counter
 	rqCut         prometheus.Counter
 	cxUnsup       prometheus.Counter
+	rqRefused     prometheus.Counter
 
 	all []prometheus.Collector
 }
 
-var _ lifecycle.Metrics = (*Metrics)(nil)
+// stateNames are the label values of cx_by_state, by lifecycle.State.
+var stateNames = [...]string{"active", "draining", "closing"}
+
+var _ lifecycle.LiveMetrics = (*Metrics)(nil)
 var _ prometheus.Collector = (*Metrics)(nil)
 var _ server.UnsupervisedMetrics = (*Metrics)(nil)
 
@@ -119,12 +134,14 @@ func New(o Options) *Metrics {
 			"HTTP/2 connections that came under supervision (Envoy: downstream_cx_total)."),
 		cxActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "cx_active", ConstLabels: o.ConstLabels,
 			Help: "HTTP/2 connections under supervision now (Envoy: downstream_cx_active)."}),
+		cxByStateVec: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "cx_by_state", ConstLabels: o.ConstLabels,
+			Help: "HTTP/2 connections under supervision now, by state: active (serving), draining (a GOAWAY sent, streams finishing), closing (our FIN sent, waiting for the peer's); they sum to cx_active (Envoy has no such gauge)."}, []string{"state"}),
 		cxDestroy: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "cx_destroy_total", ConstLabels: o.ConstLabels,
 			Help: "HTTP/2 connections closed, by the reason they ended (Envoy: downstream_cx_destroy)."}, []string{"reason"}),
 		cxDrained: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "cx_drained_total", ConstLabels: o.ConstLabels,
 			Help: "HTTP/2 connections ended by a drain (two-phase GOAWAY, or the server's or peer's own GOAWAY), by reason (Envoy: downstream_cx_drain_close, downstream_cx_idle_timeout, downstream_cx_max_duration_reached, downstream_cx_max_requests_reached)."}, []string{"reason"}),
-		cxActiveRq: counter("cx_destroy_with_active_rq_total",
-			"HTTP/2 connections closed with streams still open (Envoy: downstream_cx_destroy_local_with_active_rq plus _remote_)."),
+		cxActiveRq: counter("cx_destroy_active_rq_total",
+			"HTTP/2 connections closed with streams still open (Envoy: downstream_cx_destroy_active_rq, the sum of downstream_cx_destroy_local_active_rq and downstream_cx_destroy_remote_active_rq)."),
 		cxLength: histogram("cx_length_seconds",
 			"Lifetime of HTTP/2 connections, observed when they close (Envoy: downstream_cx_length_ms).", buckets(o.LengthBuckets, DefLengthBuckets)),
 		drainDuration: histogram("cx_drain_duration_seconds",
@@ -139,25 +156,35 @@ func New(o Options) *Metrics {
 		graceExpired: counter("cx_grace_expired_total",
 			"Drains cut at the grace deadline, their open streams reset."),
 		rqTotal: counter("rq_total",
-			"Streams the server processed on supervised connections, counted when the connection closes (Envoy: downstream_rq_total)."),
+			"Streams the server took in on supervised connections, counted as each opens (Envoy: downstream_rq_total)."),
+		rqActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "rq_active", ConstLabels: o.ConstLabels,
+			Help: "Streams open now on supervised connections (Envoy: downstream_rq_active)."}),
 		rqCompleted: counter("rq_completed_total",
-			"Streams ended by the server's END_STREAM, counted when the connection closes (Envoy: downstream_rq_completed)."),
+			"Streams the server completed (its END_STREAM, with the client's side ended too), counted as each ends (Envoy: downstream_rq_completed)."),
 		rqReset: counter("rq_reset_total",
-			"Streams ended by RST_STREAM from either side, counted when the connection closes (Envoy: downstream_rq_rx_reset plus downstream_rq_tx_reset)."),
+			"Streams ended by RST_STREAM from either side before the server completed them, counted as each ends (Envoy: downstream_rq_rx_reset plus downstream_rq_tx_reset)."),
 		rqCut: counter("rq_cut_total",
 			"Streams still open when their connection closed: reset at the grace deadline, or lost with the connection."),
 		cxUnsup: counter("cx_unsupervised_total",
 			"TLS HTTP/2 connections served without supervision because http2.ConfigureServer replaced h2lifecycle after server.Wrap (server.Server.UnsupervisedHTTP2): alert on any."),
+		rqRefused: counter("rq_refused_total",
+			"Streams not processed, which the client may retry: refused over the advertised stream limit (no handler ran; not in rq_total), or above the last-stream-id of the server's GOAWAY (in rq_total)."),
 	}
 	for _, r := range reasons {
 		m.cxDestroy.WithLabelValues(string(r))
+	}
+	for _, r := range drainReasons {
 		m.cxDrained.WithLabelValues(string(r))
+	}
+	for i, name := range stateNames {
+		m.cxByState[i] = m.cxByStateVec.WithLabelValues(name)
 	}
 	for _, p := range []string{phaseNotice, phaseSettle, phaseFinal, phaseClosing} {
 		m.drainPhase.WithLabelValues(p)
 	}
-	m.all = []prometheus.Collector{m.cxTotal, m.cxActive, m.cxDestroy, m.cxDrained, m.cxActiveRq, m.cxLength,
-		m.drainDuration, m.drainPhase, m.pingRTT, m.pingTimeout, m.graceExpired, m.rqTotal, m.rqCompleted, m.rqReset, m.rqCut, m.cxUnsup}
+	m.all = []prometheus.Collector{m.cxTotal, m.cxActive, m.cxByStateVec, m.cxDestroy, m.cxDrained, m.cxActiveRq, m.cxLength,
+		m.drainDuration, m.drainPhase, m.pingRTT, m.pingTimeout, m.graceExpired,
+		m.rqTotal, m.rqActive, m.rqCompleted, m.rqReset, m.rqCut, m.rqRefused, m.cxUnsup}
 	return m
 }
 
@@ -169,9 +196,46 @@ func (m *Metrics) ConnUnsupervised() { m.cxUnsup.Inc() }
 func (m *Metrics) ConnOpened() {
 	m.cxTotal.Inc()
 	m.cxActive.Inc()
+	m.cxByState[lifecycle.StateActive].Inc()
 }
 
-// ConnClosed counts a closed connection from its final report.
+// ConnStateChanged moves a connection between the state gauges.
+func (m *Metrics) ConnStateChanged(from, to lifecycle.State) {
+	if int(from) < len(m.cxByState) {
+		m.cxByState[from].Dec()
+	}
+	if int(to) < len(m.cxByState) {
+		m.cxByState[to].Inc()
+	}
+}
+
+// StreamOpened counts a stream the server took in.
+func (m *Metrics) StreamOpened() {
+	m.rqTotal.Inc()
+	m.rqActive.Inc()
+}
+
+// StreamClosed counts how a stream ended.
+func (m *Metrics) StreamClosed(end lifecycle.StreamEnd) {
+	if end == lifecycle.EndRefused {
+		m.rqRefused.Inc() // never opened
+		return
+	}
+	m.rqActive.Dec()
+	switch end {
+	case lifecycle.EndCompleted:
+		m.rqCompleted.Inc()
+	case lifecycle.EndReset:
+		m.rqReset.Inc()
+	case lifecycle.EndCut:
+		m.rqCut.Inc()
+	case lifecycle.EndDropped:
+		m.rqRefused.Inc()
+	}
+}
+
+// ConnClosed counts a closed connection from its final report; its
+// streams were counted as they ended.
 func (m *Metrics) ConnClosed(r *lifecycle.Report) {
 	m.cxActive.Dec()
 	if r == nil {
@@ -183,11 +247,7 @@ func (m *Metrics) ConnClosed(r *lifecycle.Report) {
 	}
 	m.cxDestroy.WithLabelValues(reason).Inc()
 	m.cxLength.Observe(r.Age.Seconds())
-	m.rqTotal.Add(float64(r.StreamsOpened))
-	m.rqCompleted.Add(float64(r.StreamsCompleted))
-	m.rqReset.Add(float64(r.StreamsReset))
-	if n := len(r.StreamsCut); n > 0 {
-		m.rqCut.Add(float64(n))
+	if len(r.StreamsCut) > 0 {
 		m.cxActiveRq.Inc()
 	}
 	if r.RTT > 0 {

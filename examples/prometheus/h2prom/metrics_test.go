@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
+	"golang.org/x/net/http2"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/lifecycle"
@@ -61,7 +62,8 @@ func TestDrainThroughPrometheus(t *testing.T) {
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	hs := &http.Server{Handler: mux, Protocols: &protocols}
-	h2, err := server.Wrap(hs, server.Config{}, server.WithMetrics(m))
+	closed := make(chan lifecycle.Reason, 8)
+	h2, err := server.Wrap(hs, server.Config{}, server.WithMetrics(notifying{m, closed}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,8 +92,32 @@ func TestDrainThroughPrometheus(t *testing.T) {
 		slowErr <- err
 	}()
 	<-started
-	if got := testutil.ToFloat64(m.cxActive); got != 2 {
-		t.Errorf("cx_active %v with two connections open", got)
+	// Live: the streams are counted while their connections are open.
+	for _, c := range []struct {
+		name string
+		c    prometheus.Collector
+		want float64
+	}{
+		{"cx_active", m.cxActive, 2},
+		{`cx_by_state{state="active"}`, m.cxByState[lifecycle.StateActive], 2},
+		{"rq_total", m.rqTotal, 5},
+		{"rq_active", m.rqActive, 1},
+		{"rq_completed_total", m.rqCompleted, 4},
+	} {
+		if got := testutil.ToFloat64(c.c); got != c.want {
+			t.Errorf("with two connections open: %s = %v, want %v", c.name, got, c.want)
+		}
+	}
+
+	// A third client leaves with its own GOAWAY: a client close, not a drain.
+	clientGoAway(t, ln.Addr().String())
+	select { // the server's side ends on its own schedule
+	case r := <-closed:
+		if r != lifecycle.ReasonPeer {
+			t.Errorf("the client's GOAWAY: a connection closed for %q", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's GOAWAY did not end its connection within 10s")
 	}
 
 	rep, err := h2.RunShutdown(context.Background(), server.ShutdownPlan{Grace: 300 * time.Millisecond})
@@ -107,15 +133,26 @@ func TestDrainThroughPrometheus(t *testing.T) {
 	if rep.Connections != 2 || rep.GraceExpired != 1 || rep.StreamsCut != 1 {
 		t.Fatalf("shutdown report %+v: want 2 connections, one cut at the grace deadline with one stream", rep)
 	}
+	if got := testutil.ToFloat64(m.cxDestroy.WithLabelValues(string(lifecycle.ReasonPeer))); got != 1 {
+		t.Errorf(`cx_destroy_total{reason="peer_goaway"} = %v, want 1`, got)
+	}
+	if n := testutil.CollectAndCount(m.cxDrained); n != len(drainReasons) {
+		t.Errorf("%d cx_drained_total series, want %d: a client's GOAWAY is no drain", n, len(drainReasons))
+	}
 
 	// Every deterministic value, names and help strings included.
 	const want = `
 # HELP h2lifecycle_downstream_cx_active HTTP/2 connections under supervision now (Envoy: downstream_cx_active).
 # TYPE h2lifecycle_downstream_cx_active gauge
 h2lifecycle_downstream_cx_active 0
-# HELP h2lifecycle_downstream_cx_destroy_with_active_rq_total HTTP/2 connections closed with streams still open (Envoy: downstream_cx_destroy_local_with_active_rq plus _remote_).
-# TYPE h2lifecycle_downstream_cx_destroy_with_active_rq_total counter
-h2lifecycle_downstream_cx_destroy_with_active_rq_total 1
+# HELP h2lifecycle_downstream_cx_by_state HTTP/2 connections under supervision now, by state: active (serving), draining (a GOAWAY sent, streams finishing), closing (our FIN sent, waiting for the peer's); they sum to cx_active (Envoy has no such gauge).
+# TYPE h2lifecycle_downstream_cx_by_state gauge
+h2lifecycle_downstream_cx_by_state{state="active"} 0
+h2lifecycle_downstream_cx_by_state{state="closing"} 0
+h2lifecycle_downstream_cx_by_state{state="draining"} 0
+# HELP h2lifecycle_downstream_cx_destroy_active_rq_total HTTP/2 connections closed with streams still open (Envoy: downstream_cx_destroy_active_rq, the sum of downstream_cx_destroy_local_active_rq and downstream_cx_destroy_remote_active_rq).
+# TYPE h2lifecycle_downstream_cx_destroy_active_rq_total counter
+h2lifecycle_downstream_cx_destroy_active_rq_total 1
 # HELP h2lifecycle_downstream_cx_grace_expired_total Drains cut at the grace deadline, their open streams reset.
 # TYPE h2lifecycle_downstream_cx_grace_expired_total counter
 h2lifecycle_downstream_cx_grace_expired_total 1
@@ -124,18 +161,21 @@ h2lifecycle_downstream_cx_grace_expired_total 1
 h2lifecycle_downstream_cx_ping_timeout_total 0
 # HELP h2lifecycle_downstream_cx_total HTTP/2 connections that came under supervision (Envoy: downstream_cx_total).
 # TYPE h2lifecycle_downstream_cx_total counter
-h2lifecycle_downstream_cx_total 2
+h2lifecycle_downstream_cx_total 3
+# HELP h2lifecycle_downstream_rq_active Streams open now on supervised connections (Envoy: downstream_rq_active).
+# TYPE h2lifecycle_downstream_rq_active gauge
+h2lifecycle_downstream_rq_active 0
 # HELP h2lifecycle_downstream_rq_cut_total Streams still open when their connection closed: reset at the grace deadline, or lost with the connection.
 # TYPE h2lifecycle_downstream_rq_cut_total counter
 h2lifecycle_downstream_rq_cut_total 1
-# HELP h2lifecycle_downstream_rq_total Streams the server processed on supervised connections, counted when the connection closes (Envoy: downstream_rq_total).
+# HELP h2lifecycle_downstream_rq_total Streams the server took in on supervised connections, counted as each opens (Envoy: downstream_rq_total).
 # TYPE h2lifecycle_downstream_rq_total counter
 h2lifecycle_downstream_rq_total 5
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"h2lifecycle_downstream_cx_active", "h2lifecycle_downstream_cx_destroy_with_active_rq_total",
+		"h2lifecycle_downstream_cx_active", "h2lifecycle_downstream_cx_by_state", "h2lifecycle_downstream_cx_destroy_active_rq_total",
 		"h2lifecycle_downstream_cx_grace_expired_total", "h2lifecycle_downstream_cx_ping_timeout_total",
-		"h2lifecycle_downstream_cx_total", "h2lifecycle_downstream_rq_cut_total", "h2lifecycle_downstream_rq_total",
+		"h2lifecycle_downstream_cx_total", "h2lifecycle_downstream_rq_active", "h2lifecycle_downstream_rq_cut_total", "h2lifecycle_downstream_rq_total",
 	); err != nil {
 		t.Error(err)
 	}
@@ -159,7 +199,7 @@ h2lifecycle_downstream_rq_total 5
 	hists := gatherHistograms(t, reg)
 	for name, want := range map[string][2]uint64{
 		"h2lifecycle_downstream_cx_drain_duration_seconds":               {2, 2},
-		"h2lifecycle_downstream_cx_length_seconds":                       {2, 2},
+		"h2lifecycle_downstream_cx_length_seconds":                       {3, 3},
 		"h2lifecycle_downstream_cx_ping_rtt_seconds":                     {1, 2},
 		`h2lifecycle_downstream_cx_drain_phase_seconds{phase="notice"}`:  {1, 2},
 		`h2lifecycle_downstream_cx_drain_phase_seconds{phase="closing"}`: {0, 2},
@@ -180,6 +220,51 @@ h2lifecycle_downstream_rq_total 5
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %+v", err, problems)
 	}
+}
+
+// clientGoAway opens an HTTP/2 connection to addr, sends its preface and
+// SETTINGS, then leaves the client's way: GOAWAY(0, NO_ERROR), and reads
+// until the server closes. (A raw framer: Go's clients differ between
+// toolchains in whether their Shutdown sends a GOAWAY.)
+func clientGoAway(t *testing.T, addr string) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	fr := http2.NewFramer(nc, nc)
+	if _, err := io.WriteString(nc, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.WriteGoAway(0, http2.ErrCodeNo, nil); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return // the server closed the connection
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			fr.WriteSettingsAck()
+		}
+	}
+}
+
+// notifying is the metrics, telling closed of each connection's close once
+// the metrics have it.
+type notifying struct {
+	*Metrics
+	closed chan<- lifecycle.Reason
+}
+
+func (n notifying) ConnClosed(r *lifecycle.Report) {
+	n.Metrics.ConnClosed(r)
+	n.closed <- r.Reason
 }
 
 type histogram struct {
@@ -246,14 +331,12 @@ func TestConnClosedFromReports(t *testing.T) {
 		{"cx_active", m.cxActive, 0},
 		{"ping_timeout", m.pingTimeout, 1},
 		{"grace_expired", m.graceExpired, 0},
-		{"rq_total", m.rqTotal, 10},
-		{"rq_completed", m.rqCompleted, 7},
-		{"rq_reset", m.rqReset, 1},
-		{"rq_cut", m.rqCut, 2},
+		{"rq_total: counted live, not from reports", m.rqTotal, 0},
+		{"rq_completed: counted live", m.rqCompleted, 0},
+		{"rq_cut: counted live", m.rqCut, 0},
+		{"cx_destroy_active_rq", m.cxActiveRq, 1},
 		{"cx_unsupervised", m.cxUnsup, 1},
-		{"cx_destroy_with_active_rq", m.cxActiveRq, 1},
 		{"drained idle", m.cxDrained.WithLabelValues("idle"), 1},
-		{"drained peer_closed", m.cxDrained.WithLabelValues("peer_closed"), 0},
 		{"destroy peer_closed", m.cxDestroy.WithLabelValues("peer_closed"), 1},
 		{"destroy unknown", m.cxDestroy.WithLabelValues("unknown"), 1},
 	} {
@@ -280,9 +363,10 @@ func TestConnClosedFromReports(t *testing.T) {
 			t.Errorf("%s: %+v (present %v), want %+v", name, got, ok, want)
 		}
 	}
-	// Every reason is exported before its first event.
-	if n := testutil.CollectAndCount(m, "test_downstream_cx_drained_total"); n != len(reasons) {
-		t.Errorf("%d cx_drained_total series, want one per reason (%d)", n, len(reasons))
+	// Every reason a drain can have is exported before its first event,
+	// and no other.
+	if n := testutil.CollectAndCount(m, "test_downstream_cx_drained_total"); n != len(drainReasons) {
+		t.Errorf("%d cx_drained_total series, want one per drain reason (%d)", n, len(drainReasons))
 	}
 	if n := testutil.CollectAndCount(m, "test_downstream_cx_destroy_total"); n != len(reasons)+1 {
 		t.Errorf("%d cx_destroy_total series, want one per reason and unknown (%d)", n, len(reasons)+1)
@@ -310,6 +394,63 @@ func TestOptions(t *testing.T) {
 			if h := metric.GetHistogram(); h != nil && len(h.GetBucket()) != 1 {
 				t.Errorf("%s has %d buckets, want 1", mf.GetName(), len(h.GetBucket()))
 			}
+		}
+	}
+}
+
+// TestLiveCalls: the live hooks move the gauges and the stream counters;
+// a refused stream was never open.
+func TestLiveCalls(t *testing.T) {
+	m := New(Options{})
+	m.ConnOpened()
+	m.ConnOpened()
+	for range 4 {
+		m.StreamOpened()
+	}
+	m.StreamClosed(lifecycle.EndCompleted)
+	m.StreamClosed(lifecycle.EndReset)
+	m.StreamClosed(lifecycle.EndDropped)
+	m.StreamClosed(lifecycle.EndRefused)
+	m.ConnStateChanged(lifecycle.StateActive, lifecycle.StateDraining)
+	m.ConnStateChanged(lifecycle.StateDraining, lifecycle.StateClosing)
+	m.ConnStateChanged(lifecycle.StateActive, lifecycle.StateDraining)
+	for _, c := range []struct {
+		name string
+		c    prometheus.Collector
+		want float64
+	}{
+		{"rq_total", m.rqTotal, 4},
+		{"rq_active", m.rqActive, 1},
+		{"rq_completed", m.rqCompleted, 1},
+		{"rq_reset", m.rqReset, 1},
+		{"rq_refused (dropped and refused)", m.rqRefused, 2},
+		{"active", m.cxByState[lifecycle.StateActive], 0},
+		{"draining", m.cxByState[lifecycle.StateDraining], 1},
+		{"closing", m.cxByState[lifecycle.StateClosing], 1},
+	} {
+		if got := testutil.ToFloat64(c.c); got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, got, c.want)
+		}
+	}
+	m.StreamClosed(lifecycle.EndCut)
+	m.ConnStateChanged(lifecycle.StateClosing, lifecycle.StateClosed)
+	m.ConnStateChanged(lifecycle.StateDraining, lifecycle.StateClosed)
+	m.ConnClosed(&lifecycle.Report{Reason: lifecycle.ReasonShutdown, StreamsCut: []uint32{1}})
+	m.ConnClosed(&lifecycle.Report{Reason: lifecycle.ReasonShutdown})
+	for _, c := range []struct {
+		name string
+		c    prometheus.Collector
+		want float64
+	}{
+		{"rq_active", m.rqActive, 0},
+		{"rq_cut", m.rqCut, 1},
+		{"cx_destroy_active_rq", m.cxActiveRq, 1},
+		{"cx_active", m.cxActive, 0},
+		{"draining", m.cxByState[lifecycle.StateDraining], 0},
+		{"closing", m.cxByState[lifecycle.StateClosing], 0},
+	} {
+		if got := testutil.ToFloat64(c.c); got != c.want {
+			t.Errorf("after the close: %s = %v, want %v", c.name, got, c.want)
 		}
 	}
 }
