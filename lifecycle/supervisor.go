@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"go.uber.org/zap"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/idle"
@@ -75,9 +74,7 @@ type Supervisor struct {
 	set     *settings // shared with the server's other connections
 	goAway  func()    // Config.GoAway
 	id      uint64    // Config.ID
-	log     *zap.Logger
-	metrics Metrics
-	clock   clock.Clock
+	options           // log, clock, metrics
 	created time.Time
 
 	mu           sync.Mutex
@@ -107,6 +104,7 @@ type Supervisor struct {
 	aborted        bool // ended by an error GOAWAY (ours or the server's), not a drain
 	cutIn          bool // ended by an error GOAWAY of ours: the tap gives the server nothing more
 	closed         bool
+	remoteLater    bool // the final report's Remote is filled in by Report (nobody saw it at the close)
 
 	// Set by Handler before the connection is served, then read-only; last,
 	// beside the bools above, so that it costs no padding.
@@ -123,17 +121,14 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := buildOptions(opts)
 	s := &Supervisor{
 		set:        set,
 		goAway:     cfg.GoAway,
 		id:         cfg.ID,
-		log:        o.log,
-		metrics:    o.metrics,
-		clock:      o.clock,
 		serverIdle: true,
 		goAwayLast: frame.MaxStreamID,
 	}
+	buildOptions(&s.options, opts)
 	s.created = s.clock.Now()
 	limit := cfg.AdvertiseMaxStreams
 	if limit >= maxReachableStreams {
@@ -159,7 +154,8 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 		s.opened = 1
 	}
 	if e := p.Enforcer(); e.Enabled() {
-		s.enforcer = &e
+		s.enforcer = new(ping.Enforcer) // not &e: e would be on the heap even when disabled (64 B)
+		*s.enforcer = e
 	}
 	s.mu.Lock()
 	s.updateBusy(0)

@@ -119,10 +119,14 @@ func (c *conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadlin
 func (c *conn) Close() error {
 	err := c.nc.Close()
 	if c.closed.CompareAndSwap(false, true) {
-		c.own.tapEvent(&event{kind: evClosed})
+		c.own.tapEvent(&closedEvent)
 	}
 	return err
 }
+
+// closedEvent is the one evClosed event, shared read-only: an event made
+// here would escape through the owner interface (24 bytes per connection).
+var closedEvent = event{kind: evClosed}
 
 // closeRaw closes the transport under TLS, without a close_notify that
 // could block behind a full window, and makes writes void.
