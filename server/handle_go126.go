@@ -15,7 +15,7 @@ import (
 // throwaway http.Server with ConfigureServer (DESIGN.md, fact 1).
 type connServer struct {
 	h2   *http2.Server
-	opts *http2.ServeConnOpts
+	opts http2.ServeConnOpts // the connection's, inline: the handle serves one at a time
 }
 
 // configureHandle makes t, the connection's throwaway http.Server, its
@@ -42,7 +42,7 @@ func (*Server) configureHandle(t *http.Server) (connServer, error) {
 // (pinned by internal/conformance); it puts BaseConfig under
 // http.ServerContextKey.
 func (c *connServer) prepare(t *http.Server, ctx context.Context, h http.Handler, sawPreface bool) {
-	c.opts = &http2.ServeConnOpts{
+	c.opts = http2.ServeConnOpts{
 		Context:          ctx,
 		Handler:          h,
 		BaseConfig:       t,
@@ -51,7 +51,10 @@ func (c *connServer) prepare(t *http.Server, ctx context.Context, h http.Handler
 }
 
 // serve serves nc (the tapped connection) until it is done.
-func (c connServer) serve(nc net.Conn) { c.h2.ServeConn(nc, c.opts) }
+func (c *connServer) serve(nc net.Conn) { c.h2.ServeConn(nc, &c.opts) }
+
+// reset drops what prepare set, once the connection is done.
+func (c *connServer) reset() { c.opts = http2.ServeConnOpts{} }
 
 // checkHandle: x/net's classic server needs nothing of net/http's.
 func checkHandle() error { return nil }

@@ -63,7 +63,10 @@ func (c *connServer) prepare(_ *http.Server, ctx context.Context, h http.Handler
 }
 
 // serve serves nc (the tapped connection) until it is done.
-func (c connServer) serve(nc net.Conn) { c.serveFunc(c.ctx, nc, c.h, c.sawPreface, nil, nil) }
+func (c *connServer) serve(nc net.Conn) { c.serveFunc(c.ctx, nc, c.h, c.sawPreface, nil, nil) }
+
+// reset drops what prepare set, once the connection is done.
+func (c *connServer) reset() { c.ctx, c.h, c.sawPreface = nil, nil, false }
 
 // copyVersionSettings copies the http.Server settings that only some Go
 // versions have: Go 1.27's two, which its HTTP/2 server reads from the

@@ -90,6 +90,7 @@ type Server struct {
 	sequenced bool            // RunShutdown drives the drains; the shutdown hook stays out
 	collect   *ShutdownReport // reports of the connections closing during RunShutdown
 	empty     chan struct{}   // closed when conns becomes empty; nil when nobody waits
+	free      []*handle       // shutdown handles to reuse (handle.go)
 }
 
 // Wrap supervises every HTTP/2 connection hs will serve. Call it before hs
@@ -191,15 +192,18 @@ func (s *Server) logf(hs *http.Server, format string, args ...any) {
 // then. (This split did not fix the idle stack growth it was first made for;
 // that was Conn.Read's frame: BENCHMARKS.md, Memory.)
 func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) {
-	sup, cs := s.supervise(hs, nc, h, sawPreface)
+	sup, hd := s.supervise(hs, nc, h, sawPreface)
 	if sup == nil {
 		return
 	}
 	defer s.untrack(sup)
-	cs.serve(sup.Conn())
+	conn := sup.Conn()
+	hd.cs.serve(conn)
 	// The server closes the connection when it is done; make sure the
-	// supervisor's end runs even if it did not.
-	sup.Conn().Close()
+	// supervisor's end runs even if it did not (a second Close costs the
+	// tap nothing).
+	conn.Close()
+	s.release(hd)
 }
 
 // supervise puts nc under a tracked supervisor with its shutdown handle, and
@@ -207,23 +211,23 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 // closed instead.
 //
 //go:noinline
-func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, connServer) {
-	var sup *lifecycle.Supervisor
-	t, cs, err := s.newHandle(hs, &sup, nc)
+func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, *handle) {
+	hd, err := s.newHandle(hs)
 	if err != nil {
 		s.logf(hs, "h2lifecycle: configuring the HTTP/2 server: %v", err)
 		nc.Close()
-		return nil, connServer{}
+		return nil, nil
 	}
+	t := hd.t
 
 	s.mu.Lock()
 	s.nextID++
 	id := s.nextID
 	s.mu.Unlock()
-	sup, err = lifecycle.New(nc, lifecycle.Config{
+	sup, err := lifecycle.New(nc, lifecycle.Config{
 		Policy:              s.cfg.Policy,
 		Drain:               s.cfg.Drain,
-		GoAway:              func() { t.Shutdown(context.Background()) },
+		GoAway:              hd.goAwayFunc(),
 		SawClientPreface:    sawPreface,
 		ID:                  id,
 		AdvertiseMaxStreams: s.advertised,
@@ -231,8 +235,10 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 	if err != nil { // Wrap validated the configuration
 		s.logf(hs, "h2lifecycle: %v", err)
 		nc.Close()
-		return nil, connServer{}
+		s.release(hd)
+		return nil, nil
 	}
+	hd.sup, hd.nc = sup, nc
 	s.track(sup)
 
 	// The base of the request contexts: net/http's for the connection,
@@ -250,40 +256,8 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 		MaxDuration:     t.WriteTimeout,
 		HoldHeaderFlush: s.cfg.HoldHeaderFlush,
 	}))
-	cs.prepare(t, ctx, h, sawPreface)
-	return sup, cs
-}
-
-// newHandle builds the per-connection shutdown handle: a throwaway
-// http.Server that never serves, carrying the user's settings, with its own
-// HTTP/2 server, which serves the connection. Shutting it down makes exactly
-// this connection send GOAWAY(last processed stream) and refuse streams
-// above it (DESIGN.md, fact 1). Its ConnState hook feeds *sup, set once the
-// supervisor exists.
-func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, connServer, error) {
-	t := &http.Server{
-		ReadTimeout:    hs.ReadTimeout,
-		WriteTimeout:   hs.WriteTimeout,
-		MaxHeaderBytes: hs.MaxHeaderBytes,
-		ErrorLog:       hs.ErrorLog,
-		ConnState: func(_ net.Conn, st http.ConnState) {
-			(*sup).ConnState(st)
-			if hs.ConnState != nil {
-				hs.ConnState(nc, st) // the conn net/http reported as new
-			}
-		},
-	}
-	copyVersionSettings(t, hs)
-	s.h2once.Do(func() { s.h2conf, s.advertised = handleHTTP2(hs, s.cfg.Policy) })
-	t.HTTP2 = s.h2conf
-	// MaxStreamDuration is the server's own per-stream write deadline,
-	// which resets the stream and cancels its handler's context.
-	t.WriteTimeout = earliestLimit(hs.WriteTimeout, s.cfg.Policy.MaxStreamDuration)
-	cs, err := s.configureHandle(t)
-	if err != nil {
-		return nil, connServer{}, err
-	}
-	return t, cs, nil
+	hd.cs.prepare(t, ctx, h, sawPreface)
+	return sup, hd
 }
 
 // handleHTTP2 returns the HTTP/2 settings of the handles of hs's
@@ -346,10 +320,9 @@ func (s *Server) track(sup *lifecycle.Supervisor) {
 }
 
 func (s *Server) untrack(sup *lifecycle.Supervisor) {
-	r := sup.Report() // final: the connection is closed
 	s.mu.Lock()
 	if s.collect != nil {
-		s.collect.Reports = append(s.collect.Reports, r)
+		s.collect.Reports = append(s.collect.Reports, sup.Report()) // final: the connection is closed
 	}
 	delete(s.conns, sup)
 	if len(s.conns) == 0 && s.empty != nil {
