@@ -4,7 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"sync"
+	"sync/atomic"
 
 	"github.com/h2lifecycle/h2lifecycle/lifecycle"
 )
@@ -31,11 +31,11 @@ type handle struct {
 	// The connection being served: set before it is served, read by t's
 	// ConnState hook on the connection's own goroutine.
 	sup *lifecycle.Supervisor
-	nc  net.Conn
 
-	mu   sync.Mutex
-	gen  uint64 // counts the connections served; older connections' goAway does nothing
-	shut bool   // Shutdown was called: never reused
+	// state is gen<<1 | shut: gen counts the connections served (the
+	// goAway of an older one does nothing), shut says Shutdown was called
+	// (the handle is never reused).
+	state atomic.Uint64
 }
 
 // maxFreeHandles bounds the handles kept for reuse per Server (about 1 KB
@@ -60,12 +60,7 @@ func (s *Server) newHandle(hs *http.Server) (*handle, error) {
 		WriteTimeout:   hs.WriteTimeout,
 		MaxHeaderBytes: hs.MaxHeaderBytes,
 		ErrorLog:       hs.ErrorLog,
-		ConnState: func(_ net.Conn, st http.ConnState) {
-			h.sup.ConnState(st)
-			if hs.ConnState != nil {
-				hs.ConnState(h.nc, st) // the conn net/http reported as new
-			}
-		},
+		ConnState: h.connState,
 	}
 	copyVersionSettings(h.t, hs)
 	s.h2once.Do(func() { s.h2conf, s.advertised = handleHTTP2(hs, s.cfg.Policy) })
@@ -81,20 +76,29 @@ func (s *Server) newHandle(hs *http.Server) (*handle, error) {
 	return h, nil
 }
 
+// connState is the throwaway's ConnState hook.
+func (h *handle) connState(_ net.Conn, st http.ConnState) {
+	h.sup.ConnState(st)
+	if h.hs.ConnState != nil {
+		// The conn net/http reported as new: the one the tap wraps.
+		h.hs.ConnState(h.sup.Conn().(interface{ NetConn() net.Conn }).NetConn(), st)
+	}
+}
+
 // goAwayFunc is the connection's lifecycle.Config.GoAway: the throwaway's
 // Shutdown, as long as h serves the connection it was made for.
 func (h *handle) goAwayFunc() func() {
-	h.mu.Lock()
-	gen := h.gen
-	h.mu.Unlock()
+	gen := h.state.Load() >> 1
 	return func() {
-		h.mu.Lock()
-		if h.gen != gen {
-			h.mu.Unlock()
-			return // that connection is gone; h may serve another
+		for {
+			v := h.state.Load()
+			if v>>1 != gen {
+				return // that connection is gone; h may serve another
+			}
+			if h.state.CompareAndSwap(v, v|1) {
+				break
+			}
 		}
-		h.shut = true
-		h.mu.Unlock()
 		h.t.Shutdown(context.Background())
 	}
 }
@@ -102,14 +106,17 @@ func (h *handle) goAwayFunc() func() {
 // release takes h back once its connection's serve has returned, for reuse
 // if it was never shut down.
 func (s *Server) release(h *handle) {
-	h.mu.Lock()
-	h.gen++
-	reuse := !h.shut
-	h.mu.Unlock()
-	h.sup, h.nc = nil, nil
+	var v uint64
+	for {
+		v = h.state.Load()
+		if h.state.CompareAndSwap(v, v+2) { // the next connection's gen
+			break
+		}
+	}
+	h.sup = nil
 	h.cs.reset()
-	if !reuse {
-		return
+	if v&1 != 0 {
+		return // shut down
 	}
 	s.mu.Lock()
 	if len(s.free) < maxFreeHandles {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"testing"
@@ -85,11 +84,9 @@ func BenchmarkServeSetup(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				h.sup, h.nc = sup, benchConn{}
+				h.sup = sup
 				s.track(sup)
-				wh := lifecycle.WrapStreams(http.NotFoundHandler(), lifecycle.StreamOptions{})
-				h.cs.prepare(h.t, context.Background(), wh, true)
-				handleSink = wh
+				handleSink = lifecycle.WrapStreams(http.NotFoundHandler(), lifecycle.StreamOptions{})
 				sup.Conn().Close()
 				s.untrack(sup)
 				if reuse {

@@ -37,23 +37,22 @@ func (*Server) configureHandle(t *http.Server) (connServer, error) {
 	return connServer{h2: h2}, nil
 }
 
-// prepare sets what serving the connection needs. x/net serves it with the
-// settings and ConnState of BaseConfig, which must be the throwaway here
-// (pinned by internal/conformance); it puts BaseConfig under
-// http.ServerContextKey.
-func (c *connServer) prepare(t *http.Server, ctx context.Context, h http.Handler, sawPreface bool) {
+// serve serves nc (the tapped connection) until it is done. x/net serves it
+// with the settings and ConnState of BaseConfig, which must be the
+// throwaway t here (pinned by internal/conformance); it puts BaseConfig
+// under http.ServerContextKey. The options live in the handle: x/net keeps
+// a pointer to them.
+func (c *connServer) serve(t *http.Server, nc net.Conn, ctx context.Context, h http.Handler, sawPreface bool) {
 	c.opts = http2.ServeConnOpts{
 		Context:          ctx,
 		Handler:          h,
 		BaseConfig:       t,
 		SawClientPreface: sawPreface,
 	}
+	c.h2.ServeConn(nc, &c.opts)
 }
 
-// serve serves nc (the tapped connection) until it is done.
-func (c *connServer) serve(nc net.Conn) { c.h2.ServeConn(nc, &c.opts) }
-
-// reset drops what prepare set, once the connection is done.
+// reset drops what serve set, once the connection is done.
 func (c *connServer) reset() { c.opts = http2.ServeConnOpts{} }
 
 // checkHandle: x/net's classic server needs nothing of net/http's.

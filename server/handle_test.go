@@ -26,11 +26,11 @@ func TestHandleReuse(t *testing.T) {
 		t.Fatal("a handle whose connection ended without a drain was not reused")
 	}
 	late() // the previous connection's drain, after its close
-	if h2.shut {
+	if h2.state.Load()&1 != 0 {
 		t.Fatal("the previous connection's GoAway shut down the handle serving the next one")
 	}
 	h2.goAwayFunc()()
-	if !h2.shut {
+	if h2.state.Load()&1 == 0 {
 		t.Fatal("GoAway did not shut the handle down")
 	}
 	s.release(h2)

@@ -192,13 +192,13 @@ func (s *Server) logf(hs *http.Server, format string, args ...any) {
 // then. (This split did not fix the idle stack growth it was first made for;
 // that was Conn.Read's frame: BENCHMARKS.md, Memory.)
 func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) {
-	sup, hd := s.supervise(hs, nc, h, sawPreface)
+	sup, hd, ctx, h := s.supervise(hs, nc, h, sawPreface)
 	if sup == nil {
 		return
 	}
 	defer s.untrack(sup)
 	conn := sup.Conn()
-	hd.cs.serve(conn)
+	hd.cs.serve(hd.t, conn, ctx, h, sawPreface)
 	// The server closes the connection when it is done; make sure the
 	// supervisor's end runs even if it did not (a second Close costs the
 	// tap nothing).
@@ -207,16 +207,17 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 }
 
 // supervise puts nc under a tracked supervisor with its shutdown handle, and
-// returns the HTTP/2 server that serves it; a nil Supervisor when nc was
-// closed instead.
+// returns the handle, whose HTTP/2 server serves it, with the base context
+// and the handler to serve it with; a nil Supervisor when nc was closed
+// instead.
 //
 //go:noinline
-func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, *handle) {
+func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, *handle, context.Context, http.Handler) {
 	hd, err := s.newHandle(hs)
 	if err != nil {
 		s.logf(hs, "h2lifecycle: configuring the HTTP/2 server: %v", err)
 		nc.Close()
-		return nil, nil
+		return nil, nil, nil, nil
 	}
 	t := hd.t
 
@@ -236,9 +237,9 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 		s.logf(hs, "h2lifecycle: %v", err)
 		nc.Close()
 		s.release(hd)
-		return nil, nil
+		return nil, nil, nil, nil
 	}
-	hd.sup, hd.nc = sup, nc
+	hd.sup = sup
 	s.track(sup)
 
 	// The base of the request contexts: net/http's for the connection,
@@ -256,8 +257,7 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 		MaxDuration:     t.WriteTimeout,
 		HoldHeaderFlush: s.cfg.HoldHeaderFlush,
 	}))
-	hd.cs.prepare(t, ctx, h, sawPreface)
-	return sup, hd
+	return sup, hd, ctx, h
 }
 
 // handleHTTP2 returns the HTTP/2 settings of the handles of hs's
