@@ -60,7 +60,7 @@ func (s *Server) newHandle(hs *http.Server) (*handle, error) {
 		WriteTimeout:   hs.WriteTimeout,
 		MaxHeaderBytes: hs.MaxHeaderBytes,
 		ErrorLog:       hs.ErrorLog,
-		ConnState: h.connState,
+		ConnState:      h.connState,
 	}
 	copyVersionSettings(h.t, hs)
 	s.h2once.Do(func() { s.h2conf, s.advertised = handleHTTP2(hs, s.cfg.Policy) })
