@@ -321,7 +321,13 @@ func (s *Supervisor) connGone() {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	r := s.buildReport(now)
+	// Nobody may look at the report now: then the remote address is left
+	// for Report to fill in, and neither the log line nor the metrics are
+	// built (the logger's level checked once, without zap's Check, whose
+	// frame grew the stack deep in the HTTP/2 server's close).
+	logged := s.reportLogged()
+	seen := logged || s.metrics != nil
+	r := s.buildReport(now, seen)
 	if r.Reason == "" && s.serverPingOut && now.Sub(s.at(s.serverPingAt)) >= s.set.Policy.KeepaliveTimeoutOrDefault() {
 		// The HTTP/2 server closes a connection whose keepalive PING went
 		// unanswered for its PingTimeout.
@@ -334,8 +340,11 @@ func (s *Supervisor) connGone() {
 		r.Timeline.Closed = now // the sequence, had it existed, would say so
 	}
 	s.report = &r
+	s.remoteLater = !seen
 	s.mu.Unlock()
-	s.logReport(&r)
+	if logged {
+		s.logReport(&r)
+	}
 	if s.metrics != nil {
 		s.metrics.conn.ConnClosed(&r)
 	}

@@ -60,7 +60,11 @@ const (
 	vRefused                     // evServerReset: send this RST_STREAM(PROTOCOL_ERROR) as REFUSED_STREAM
 )
 
-// owner is what the tap reports to.
+// owner is what the tap reports to: the Supervisor. The tap holds it as
+// *Supervisor, not as this interface: through an interface every event
+// escaped to the heap (24 B, two per request; issue 15).
+var _ owner = (*Supervisor)(nil)
+
 type owner interface {
 	tapEvent(e *event) verdict
 	// run carries out the actions that out events returned.

@@ -80,3 +80,33 @@ func TestEventsAfterCloseWithoutDrain(t *testing.T) {
 		t.Errorf("snapshot: state %q, reason %q", snap.State, snap.Reason)
 	}
 }
+
+// idleConn is a net.Conn that is never read or written and closes at once.
+type idleConn struct{ net.Conn }
+
+func (idleConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (idleConn) Close() error         { return nil }
+
+// TestSupervisorAllocs: with nobody logging or recording, a supervisor's
+// whole life allocates the Supervisor and its final Report, nothing else:
+// no options, no interned copy, no enforcer, no close event, no remote
+// address, no log fields (issue 15). With a logger at Debug the report's
+// line is still built (TestReport* and the log-line tests check its
+// content).
+func TestSupervisorAllocs(t *testing.T) {
+	cfg := Config{GoAway: func() {}, SawClientPreface: true}
+	life := func() {
+		s, err := New(idleConn{}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Conn().Close()
+	}
+	interned.Lock()
+	interned.m = nil // other tests may have filled it: then every supervisor validates and copies
+	interned.Unlock()
+	life() // intern the settings
+	if n := testing.AllocsPerRun(100, life); n != 2 {
+		t.Errorf("a supervisor's life allocates %v times, want 2 (Supervisor, final Report)", n)
+	}
+}

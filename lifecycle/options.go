@@ -36,11 +36,13 @@ func withClock(c clock.Clock) Option {
 // nopLogger is the logger of supervisors given none: shared, it logs nothing.
 var nopLogger = zap.NewNop()
 
-func buildOptions(opts []Option) options {
-	o := options{}
+// buildOptions fills o, which must be zero, from opts. o is the
+// supervisor's own (heap) copy: options built on the stack would escape
+// through the Option interface (48 B a connection).
+func buildOptions(o *options, opts []Option) {
 	for _, opt := range opts {
 		if opt != nil {
-			opt.apply(&o)
+			opt.apply(o)
 		}
 	}
 	if o.log == nil {
@@ -49,7 +51,6 @@ func buildOptions(opts []Option) options {
 	if o.clock == nil {
 		o.clock = clock.New()
 	}
-	return o
 }
 
 // Metrics receives the life of every supervised connection. Implementations

@@ -103,22 +103,30 @@ func (s *Supervisor) Report() Report {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
+		if s.remoteLater {
+			s.report.Remote, s.remoteLater = s.remote(), false
+		}
 		return *s.report
 	}
-	return s.buildReport(s.clock.Now())
+	return s.buildReport(s.clock.Now(), true)
 }
 
-// buildReport assembles the report. Call with mu held.
-func (s *Supervisor) buildReport(now time.Time) Report {
+// buildReport assembles the report; without the remote address unless
+// withRemote. Call with mu held.
+func (s *Supervisor) buildReport(now time.Time, withRemote bool) Report {
 	var tl drain.Timeline
 	var pingLate, graceExpired bool
 	reason := s.why()
 	if s.dr != nil {
 		tl, pingLate, graceExpired = s.dr.seq.Timeline(), s.dr.seq.PingTimedOut(), s.dr.seq.GraceExpired()
 	}
+	var remote string
+	if withRemote {
+		remote = s.remote()
+	}
 	return Report{
 		ID:               s.id,
-		Remote:           s.remote(),
+		Remote:           remote,
 		Reason:           reason,
 		Drained:          !tl.Start.IsZero() && !s.aborted && reason != ReasonPeer,
 		Aborted:          s.aborted,
@@ -134,6 +142,17 @@ func (s *Supervisor) buildReport(now time.Time) Report {
 		StreamsReset:     s.reset,
 		StreamsCut:       s.streams.snapshot(),
 	}
+}
+
+// reportLogged says whether logReport would write a line for the report
+// being built at the close: the level check zap's Check begins with, alone.
+// Call with mu held, before s.report is set.
+func (s *Supervisor) reportLogged() bool {
+	lvl := zap.DebugLevel // "closed"
+	if s.aborted || (s.dr != nil && !s.dr.seq.Timeline().Start.IsZero() && s.why() != ReasonPeer) {
+		lvl = zap.InfoLevel // "ended", "drained" (a client's GOAWAY is a close: Debug)
+	}
+	return s.log.Core().Enabled(lvl)
 }
 
 // logReport writes the one Info line of a drained connection ("drained")
@@ -197,6 +216,9 @@ func zapStream(id uint32) zap.Field { return zap.Uint32("stream", id) }
 // debug writes a Debug line about the connection; it costs a level check
 // when Debug is off.
 func (s *Supervisor) debug(msg string, fields ...zap.Field) {
+	if !s.log.Core().Enabled(zap.DebugLevel) {
+		return // zap's Check alone has a frame deep enough to grow the stack
+	}
 	if ce := s.log.Check(zap.DebugLevel, msg); ce != nil {
 		ce.Write(append(s.logFields(), fields...)...)
 	}

@@ -43,7 +43,8 @@ func intern(v settings) (*settings, error) {
 	if err := v.validate(); err != nil {
 		return nil, err
 	}
-	p = &v
+	p = new(settings) // not &v: that would move every caller's v to the heap (144 B a connection)
+	*p = v
 	interned.Lock()
 	defer interned.Unlock()
 	if q, ok := interned.m[v]; ok {

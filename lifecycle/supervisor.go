@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"go.uber.org/zap"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/idle"
@@ -75,9 +74,7 @@ type Supervisor struct {
 	set     *settings // shared with the server's other connections
 	goAway  func()    // Config.GoAway
 	id      uint64    // Config.ID
-	log     *zap.Logger
-	metrics *metricHooks // nil without metrics
-	clock   clock.Clock
+	options           // log, clock, metrics
 	created time.Time
 
 	mu           sync.Mutex
@@ -110,6 +107,7 @@ type Supervisor struct {
 	closed         bool
 	serverPingOut  bool  // the server's keepalive PING is outstanding (serverPing, serverPingAt)
 	state          State // as last reported to LiveMetrics
+	remoteLater    bool  // the final report's Remote is filled in by Report (nobody saw it at the close)
 
 	// Set by Handler before the connection is served, then read-only; last,
 	// beside the bools above, so that it costs no padding.
@@ -126,17 +124,14 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := buildOptions(opts)
 	s := &Supervisor{
 		set:        set,
 		goAway:     cfg.GoAway,
 		id:         cfg.ID,
-		log:        o.log,
-		metrics:    o.metrics,
-		clock:      o.clock,
 		serverIdle: true,
 		goAwayLast: frame.MaxStreamID,
 	}
+	buildOptions(&s.options, opts)
 	s.created = s.clock.Now()
 	limit := cfg.AdvertiseMaxStreams
 	if limit >= maxReachableStreams {
@@ -162,7 +157,8 @@ func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
 		s.opened = 1
 	}
 	if e := p.Enforcer(); e.Enabled() {
-		s.enforcer = &e
+		s.enforcer = new(ping.Enforcer) // not &e: e would be on the heap even when disabled (64 B)
+		*s.enforcer = e
 	}
 	s.mu.Lock()
 	s.updateBusy(0)

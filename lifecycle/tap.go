@@ -34,8 +34,8 @@ import (
 // are not processed), as the stock server discards every frame after its
 // own error GOAWAY.
 type conn struct {
-	nc  net.Conn // the accepted connection: *tls.Conn, or TCP for h2c
-	own owner
+	nc  net.Conn    // the accepted connection: *tls.Conn, or TCP for h2c
+	own *Supervisor // the owner (events.go); concrete, so that the events it is told about stay on the stack
 	cfg tapConfig
 
 	// Owned by the server's reading goroutine (inbound.go).
@@ -82,7 +82,7 @@ type conn struct {
 }
 
 // init prepares the tap over nc.
-func (c *conn) init(nc net.Conn, own owner, cfg tapConfig) {
+func (c *conn) init(nc net.Conn, own *Supervisor, cfg tapConfig) {
 	c.nc, c.own, c.cfg = nc, own, cfg
 	// The server's first SETTINGS counts as unacknowledged from the start,
 	// as in the server itself: it is queued before any client frame is read.
@@ -117,6 +117,9 @@ func (c *conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadlin
 
 // Close closes the connection. It is safe to call more than once.
 func (c *conn) Close() error {
+	if c.closed.Load() {
+		return net.ErrClosed // closing nc again would only make its error (an allocation)
+	}
 	err := c.nc.Close()
 	if c.closed.CompareAndSwap(false, true) {
 		c.own.tapEvent(&event{kind: evClosed})

@@ -15,7 +15,7 @@ import (
 // throwaway http.Server with ConfigureServer (DESIGN.md, fact 1).
 type connServer struct {
 	h2   *http2.Server
-	opts *http2.ServeConnOpts
+	opts http2.ServeConnOpts // the connection's, inline: the handle serves one at a time
 }
 
 // configureHandle makes t, the connection's throwaway http.Server, its
@@ -37,21 +37,23 @@ func (*Server) configureHandle(t *http.Server) (connServer, error) {
 	return connServer{h2: h2}, nil
 }
 
-// prepare sets what serving the connection needs. x/net serves it with the
-// settings and ConnState of BaseConfig, which must be the throwaway here
-// (pinned by internal/conformance); it puts BaseConfig under
-// http.ServerContextKey.
-func (c *connServer) prepare(t *http.Server, ctx context.Context, h http.Handler, sawPreface bool) {
-	c.opts = &http2.ServeConnOpts{
+// serve serves nc (the tapped connection) until it is done. x/net serves it
+// with the settings and ConnState of BaseConfig, which must be the
+// throwaway t here (pinned by internal/conformance); it puts BaseConfig
+// under http.ServerContextKey. The options live in the handle: x/net keeps
+// a pointer to them.
+func (c *connServer) serve(t *http.Server, nc net.Conn, ctx context.Context, h http.Handler, sawPreface bool) {
+	c.opts = http2.ServeConnOpts{
 		Context:          ctx,
 		Handler:          h,
 		BaseConfig:       t,
 		SawClientPreface: sawPreface,
 	}
+	c.h2.ServeConn(nc, &c.opts)
 }
 
-// serve serves nc (the tapped connection) until it is done.
-func (c connServer) serve(nc net.Conn) { c.h2.ServeConn(nc, c.opts) }
+// reset drops what serve set, once the connection is done.
+func (c *connServer) reset() { c.opts = http2.ServeConnOpts{} }
 
 // checkHandle: x/net's classic server needs nothing of net/http's.
 func checkHandle() error { return nil }

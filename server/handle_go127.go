@@ -19,10 +19,7 @@ import (
 // x/net's per-connection wrapper (DESIGN.md, fact 1, describes the x/net wiring this
 // replaces; BENCHMARKS.md, Memory).
 type connServer struct {
-	serveFunc  h2hook.ServeFunc
-	ctx        context.Context
-	h          http.Handler
-	sawPreface bool
+	serveFunc h2hook.ServeFunc
 }
 
 // configureHandle makes t, the connection's throwaway http.Server, its
@@ -55,15 +52,15 @@ func (hookConfig) HTTP2Config() http.HTTP2Config { return http.HTTP2Config{} }
 // supervisor owns idleness.
 func (hookConfig) IdleTimeout() time.Duration { return 0 }
 
-// prepare sets what serving the connection needs. The request contexts
-// derive from ctx as is: handlers find the user's server under
+// serve serves nc (the tapped connection) until it is done. The request
+// contexts derive from ctx as is: handlers find the user's server under
 // http.ServerContextKey, as with the stock server.
-func (c *connServer) prepare(_ *http.Server, ctx context.Context, h http.Handler, sawPreface bool) {
-	c.ctx, c.h, c.sawPreface = ctx, h, sawPreface
+func (c *connServer) serve(_ *http.Server, nc net.Conn, ctx context.Context, h http.Handler, sawPreface bool) {
+	c.serveFunc(ctx, nc, h, sawPreface, nil, nil)
 }
 
-// serve serves nc (the tapped connection) until it is done.
-func (c connServer) serve(nc net.Conn) { c.serveFunc(c.ctx, nc, c.h, c.sawPreface, nil, nil) }
+// reset: the handle keeps nothing of a connection on Go 1.27.
+func (*connServer) reset() {}
 
 // copyVersionSettings copies the http.Server settings that only some Go
 // versions have: Go 1.27's two, which its HTTP/2 server reads from the

@@ -101,6 +101,7 @@ type Server struct {
 	empty      chan struct{}   // closed when conns becomes empty; nil when nobody waits
 	warned     *ShutdownPlan   // the plan whose termination budget warning was logged (CheckShutdownPlan)
 	lateDrains int             // connections tracked while draining (progress.go)
+	free       []*handle       // shutdown handles to reuse (handle.go)
 }
 
 // Wrap supervises every HTTP/2 connection hs will serve. Call it before hs
@@ -233,43 +234,46 @@ func (s *Server) logf(hs *http.Server, format string, args ...any) {
 // then. (This split did not fix the idle stack growth it was first made for;
 // that was Conn.Read's frame: BENCHMARKS.md, Memory.)
 func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) {
-	sup, cs := s.supervise(hs, nc, h, sawPreface)
+	sup, hd, ctx, h := s.supervise(hs, nc, h, sawPreface)
 	if sup == nil {
 		return
 	}
 	defer s.untrack(sup)
-	cs.serve(sup.Conn())
+	conn := sup.Conn()
+	hd.cs.serve(hd.t, conn, ctx, h, sawPreface)
 	// The server closes the connection when it is done; make sure the
-	// supervisor's end runs even if it did not. The close may be another
-	// goroutine's (the grace deadline's cut), still reporting: the
-	// connection leaves the snapshot only once its report is final and
-	// Metrics.ConnClosed has returned.
-	sup.Conn().Close()
+	// supervisor's end runs even if it did not (a second Close costs the
+	// tap nothing). The close may be another goroutine's (the grace
+	// deadline's cut), still reporting: the connection leaves the snapshot
+	// only once its report is final and Metrics.ConnClosed has returned.
+	conn.Close()
 	<-sup.Done()
+	s.release(hd)
 }
 
 // supervise puts nc under a tracked supervisor with its shutdown handle, and
-// returns the HTTP/2 server that serves it; a nil Supervisor when nc was
-// closed instead.
+// returns the handle, whose HTTP/2 server serves it, with the base context
+// and the handler to serve it with; a nil Supervisor when nc was closed
+// instead.
 //
 //go:noinline
-func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, connServer) {
-	var sup *lifecycle.Supervisor
-	t, cs, err := s.newHandle(hs, &sup, nc)
+func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, *handle, context.Context, http.Handler) {
+	hd, err := s.newHandle(hs)
 	if err != nil {
 		s.logf(hs, "h2lifecycle: configuring the HTTP/2 server: %v", err)
 		nc.Close()
-		return nil, connServer{}
+		return nil, nil, nil, nil
 	}
+	t := hd.t
 
 	s.mu.Lock()
 	s.nextID++
 	id := s.nextID
 	s.mu.Unlock()
-	sup, err = lifecycle.New(nc, lifecycle.Config{
+	sup, err := lifecycle.New(nc, lifecycle.Config{
 		Policy:              s.cfg.Policy,
 		Drain:               s.cfg.Drain,
-		GoAway:              func() { t.Shutdown(context.Background()) },
+		GoAway:              hd.goAwayFunc(),
 		SawClientPreface:    sawPreface,
 		ID:                  id,
 		AdvertiseMaxStreams: s.advertised,
@@ -277,8 +281,10 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 	if err != nil { // Wrap validated the configuration
 		s.logf(hs, "h2lifecycle: %v", err)
 		nc.Close()
-		return nil, connServer{}
+		s.release(hd)
+		return nil, nil, nil, nil
 	}
+	hd.sup = sup
 	s.track(sup)
 
 	// The base of the request contexts: net/http's for the connection,
@@ -297,40 +303,7 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 		MaxDuration:     t.WriteTimeout,
 		HoldHeaderFlush: s.cfg.HoldHeaderFlush,
 	}))
-	cs.prepare(t, ctx, h, sawPreface)
-	return sup, cs
-}
-
-// newHandle builds the per-connection shutdown handle: a throwaway
-// http.Server that never serves, carrying the user's settings, with its own
-// HTTP/2 server, which serves the connection. Shutting it down makes exactly
-// this connection send GOAWAY(last processed stream) and refuse streams
-// above it (DESIGN.md, fact 1). Its ConnState hook feeds *sup, set once the
-// supervisor exists.
-func (s *Server) newHandle(hs *http.Server, sup **lifecycle.Supervisor, nc net.Conn) (*http.Server, connServer, error) {
-	t := &http.Server{
-		ReadTimeout:    hs.ReadTimeout,
-		WriteTimeout:   hs.WriteTimeout,
-		MaxHeaderBytes: hs.MaxHeaderBytes,
-		ErrorLog:       hs.ErrorLog,
-		ConnState: func(_ net.Conn, st http.ConnState) {
-			(*sup).ConnState(st)
-			if hs.ConnState != nil {
-				hs.ConnState(nc, st) // the conn net/http reported as new
-			}
-		},
-	}
-	copyVersionSettings(t, hs)
-	s.h2once.Do(func() { s.h2conf, s.advertised = handleHTTP2(hs, s.cfg.Policy) })
-	t.HTTP2 = s.h2conf
-	// MaxStreamDuration is the server's own per-stream write deadline,
-	// which resets the stream and cancels its handler's context.
-	t.WriteTimeout = earliestLimit(hs.WriteTimeout, s.cfg.Policy.MaxStreamDuration)
-	cs, err := s.configureHandle(t)
-	if err != nil {
-		return nil, connServer{}, err
-	}
-	return t, cs, nil
+	return sup, hd, ctx, h
 }
 
 // handleHTTP2 returns the HTTP/2 settings of the handles of hs's
@@ -396,10 +369,9 @@ func (s *Server) track(sup *lifecycle.Supervisor) {
 }
 
 func (s *Server) untrack(sup *lifecycle.Supervisor) {
-	r := sup.Report() // final: the connection is closed
 	s.mu.Lock()
 	if s.collect != nil {
-		s.collect.Reports = append(s.collect.Reports, r)
+		s.collect.Reports = append(s.collect.Reports, sup.Report()) // final: the connection is closed
 	}
 	delete(s.conns, sup)
 	if len(s.conns) == 0 && s.empty != nil {

@@ -2,11 +2,17 @@ package conformance
 
 import (
 	"context"
+	"log"
+	"net"
+	"net/http"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 )
 
 // Fact 1 (DESIGN.md): with the chosen wiring, the throwaway's
@@ -119,4 +125,73 @@ func TestShutdownHandleByWiring(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Fact 1, reused (server/handle.go relies on it): a throwaway whose
+// connection's serve has returned, and whose Shutdown was never called,
+// serves a second connection as a fresh throwaway would, and its Shutdown
+// then makes exactly that connection send GOAWAY(last processed stream,
+// NO_ERROR) and ignore streams above it; its ConnState hook reports the
+// second connection. The HTTP/2 server keeps nothing of the first one: x/net
+// and net/http both unregister a connection when its serve returns.
+func TestShutdownHandleReusedAfterItsConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newGates()
+		var states stateLog
+		hs := &http.Server{ErrorLog: log.New(new(logBuffer), "", 0), ConnState: states.hook}
+		serveConn, err := register(chosen(), hs, &http2.Server{})
+		if err != nil {
+			t.Fatalf("%v: configuring HTTP/2: %v", chosen(), err)
+		}
+		start := func() (*h2test.Client, net.Conn, chan struct{}) {
+			cli, srv := h2test.Pipe()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				serveConn(srv, &http2.ServeConnOpts{Handler: g})
+			}()
+			t.Cleanup(func() {
+				srv.Close()
+				<-done
+			})
+			return h2test.NewClient(t, cli), srv, done
+		}
+
+		a, aConn, aDone := start()
+		a.Handshake()
+		a.WriteHeaders(1, true, ":path", "/a1")
+		a.ExpectResponse(1)
+		aConn.Close() // the client went away: no Shutdown
+		<-aDone
+		synctest.Wait()
+		states.take()
+
+		b, bConn, bDone := start()
+		b.Handshake()
+		b.WriteHeaders(1, true, ":path", "/block/b1")
+		g.waitStarted(t, "/block/b1")
+		b.WriteHeaders(3, true, ":path", "/block/b3")
+		g.waitStarted(t, "/block/b3")
+		synctest.Wait()
+		if _, conns := states.take(); len(conns) == 0 || slices.ContainsFunc(conns, func(c net.Conn) bool { return c != bConn }) {
+			t.Fatalf("%s: the reused throwaway's ConnState reported conns %v, want only the second connection %v", toolchainName, conns, bConn)
+		}
+		if err := hs.Shutdown(context.Background()); err != nil {
+			t.Fatalf("%s: reused throwaway.Shutdown = %v", toolchainName, err)
+		}
+		ga := b.ExpectGoAway()
+		if ga.LastStreamID != 3 || ga.ErrCode != http2.ErrCodeNo {
+			t.Fatalf("%s: reused handle sent GOAWAY(last=%d, %v), want GOAWAY(3, NO_ERROR)", toolchainName, ga.LastStreamID, ga.ErrCode)
+		}
+		b.WriteHeaders(5, true, ":path", "/b5")
+		synctest.Wait()
+		g.noneStarted(t, "stream 5 is above GOAWAY's last stream id")
+		g.open("b1")
+		g.open("b3")
+		b.ExpectResponses(1, 3)
+		if err := b.WaitClosed(); err != nil {
+			t.Fatalf("second connection after its drain: %v", err)
+		}
+		<-bDone
+	})
 }
