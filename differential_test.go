@@ -35,7 +35,6 @@ package h2lifecycle_test
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -106,34 +105,15 @@ func (c diffConfig) server(h http.Handler) *http.Server {
 }
 
 // diffServe is this harness's one use of the root package's test-server
-// helpers: hs served in the calling bubble, stock or by h2lifecycle with
-// cfg, h2lifecycle's final connection reports sent to m. It is
-// startBubbleSubjectWith plus the metrics option, which that helper does
-// not take.
-func diffServe(t *testing.T, stock, tlsOn bool, hs *http.Server, cfg server.Config, m lifecycle.Metrics) *bubbleSubject {
+// harness: hs served in the calling bubble, stock or by h2lifecycle with
+// cfg, h2lifecycle's final connection reports sent to m.
+func diffServe(t *testing.T, stock, tlsOn bool, hs *http.Server, cfg server.Config, m lifecycle.Metrics) *subject {
 	t.Helper()
-	if stock {
-		return startBubbleSubjectWith(t, true, tlsOn, hs, cfg, nil)
+	st := setup{stock: stock, tls: tlsOn, bubble: true, cfg: cfg}
+	if !stock {
+		st.opts = []server.Option{server.WithMetrics(m)}
 	}
-	b := &bubbleSubject{t: t, ln: h2test.NewListener(), hs: hs, tls: tlsOn, served: make(chan error, 1)}
-	var l net.Listener = b.ln
-	var p http.Protocols
-	p.SetHTTP1(true)
-	hs.ErrorLog = quietLog
-	if tlsOn {
-		p.SetHTTP2(true)
-		hs.TLSConfig = h2test.ServerTLSConfig()
-		l = tls.NewListener(l, hs.TLSConfig)
-	} else {
-		p.SetUnencryptedHTTP2(true)
-	}
-	hs.Protocols = &p
-	var err error
-	if b.srv, err = server.Wrap(hs, cfg, server.WithMetrics(m)); err != nil {
-		t.Fatal(err)
-	}
-	go func() { b.served <- hs.Serve(l) }()
-	return b
+	return startSubject(t, hs, st)
 }
 
 // diffMetrics collects the final reports.
@@ -336,7 +316,7 @@ func runDiff(t *testing.T, stock bool, conf diffConfig, tlsOn bool, prog diffCom
 		hs := conf.server(h)
 		m := &diffMetrics{}
 		b := diffServe(t, stock, tlsOn, hs, server.Config{Policy: conf.policy, Drain: conf.drain}, m)
-		conn := b.dialH2()
+		conn := b.conn()
 		r.start = time.Now()
 		readDone := make(chan struct{})
 		go func() {

@@ -442,16 +442,3 @@ func transportName(tlsOn bool) string {
 
 // subjectLabel names server and transport: "stock/h2c".
 func subjectLabel(stock, tlsOn bool) string { return subjectName(stock) + "/" + transportName(tlsOn) }
-
-// startBubbleSubjectWith, bubbleSubject and dialH2 keep the old names of
-// startSubject in a bubble, its result and conn, because
-// differential_test.go, written on another branch at the same time as this
-// harness, calls them; they go when that file is ported at the merge.
-func startBubbleSubjectWith(t *testing.T, stock, tlsOn bool, hs *http.Server, cfg server.Config, wrap func(net.Listener) net.Listener) *subject {
-	t.Helper()
-	return startSubject(t, hs, setup{stock: stock, tls: tlsOn, bubble: true, listener: wrap, cfg: cfg})
-}
-
-type bubbleSubject = subject
-
-func (s *subject) dialH2() net.Conn { s.t.Helper(); return s.conn() }
