@@ -42,11 +42,11 @@ const (
 
 // event is one thing the tap saw.
 type event struct {
-	kind   eventKind
-	flag   bool
 	stream uint32
 	code   frame.ErrCode
 	data   [8]byte
+	kind   eventKind
+	flag   bool
 	act    drain.Action // out events: what the owner wants run after the write lock
 }
 

@@ -165,7 +165,7 @@ func (c *conn) observe(p []byte, n int, err error) (int, error) {
 		off += k
 		if !c.prefaced && c.in.PrefaceDone() {
 			c.prefaced = true
-			c.own.tapEvent(&event{kind: evPreface})
+			c.report(event{kind: evPreface})
 		}
 		if !done {
 			continue
@@ -212,7 +212,7 @@ func (c *conn) trackHeaderBlock() {
 	if pending {
 		kind = evBlockOpen
 	}
-	c.own.tapEvent(&event{kind: kind, stream: id})
+	c.report(event{kind: kind, stream: id})
 }
 
 // inFrame observes a frame the server is about to read in full.
@@ -239,7 +239,7 @@ func (c *conn) inFrame(f *frame.Frame) verdict {
 		}
 		if !h.isNew {
 			if h.open && endStream { // trailers
-				c.own.tapEvent(&event{kind: evClientEnd, stream: id})
+				c.report(event{kind: evClientEnd, stream: id})
 			}
 			return 0
 		}
@@ -256,18 +256,18 @@ func (c *conn) inFrame(f *frame.Frame) verdict {
 		}
 	case frame.TypeData:
 		if f.Flags.Has(frame.FlagEndStream) {
-			c.own.tapEvent(&event{kind: evClientEnd, stream: f.StreamID})
+			c.report(event{kind: evClientEnd, stream: f.StreamID})
 		}
 	case frame.TypeRSTStream:
-		c.own.tapEvent(&event{kind: evClientReset, stream: f.StreamID})
+		c.report(event{kind: evClientReset, stream: f.StreamID})
 	case frame.TypePing:
 		if f.Length != 8 {
 			return 0 // a connection error the server will answer
 		}
 		if f.Flags.Has(frame.FlagAck) {
-			c.own.tapEvent(&event{kind: evPingAck, data: f.PingData()})
+			c.report(event{kind: evPingAck, data: f.PingData()})
 		} else if c.cfg.pings {
-			c.own.tapEvent(&event{kind: evClientPing, flag: c.dataSent.Swap(false)})
+			c.report(event{kind: evClientPing, flag: c.dataSent.Swap(false)})
 		}
 	case frame.TypeSettings:
 		switch {
@@ -278,13 +278,13 @@ func (c *conn) inFrame(f *frame.Frame) verdict {
 		case !c.spoke:
 			// The end of the client's connection preface (RFC 9113 §3.4).
 			c.spoke = true
-			c.own.tapEvent(&event{kind: evClientSettings})
+			c.report(event{kind: evClientSettings})
 		}
 	case frame.TypeGoAway:
 		if f.StreamID != 0 || f.Length < 8 {
 			return 0 // a connection error the server will answer (RFC 9113 §6.8)
 		}
-		c.own.tapEvent(&event{kind: evClientGoAway})
+		c.report(event{kind: evClientGoAway})
 	}
 	return 0
 }
@@ -312,7 +312,7 @@ func (c *conn) decide(id uint32, limit bool) headers {
 	case id%2 == 0: // even, or zero: a connection error the server will answer
 		return h
 	case id > c.inMax:
-	case c.own.tapEvent(&event{kind: evIsOpen, stream: id})&vOpen != 0:
+	case c.report(event{kind: evIsOpen, stream: id})&vOpen != 0:
 		h.open = true
 		return h
 	}
@@ -358,11 +358,21 @@ func (c *conn) opened(id uint32, endStream, refused bool) verdict {
 		// The stock server refuses with REFUSED_STREAM while the client has
 		// not ACKed its SETTINGS (it may not know the limit), PROTOCOL_ERROR
 		// after: the same count decides here, when the block ends.
-		return c.own.tapEvent(&event{kind: evStreamRefused, stream: id, flag: c.unacked.Load() > 0})
+		return c.report(event{kind: evStreamRefused, stream: id, flag: c.unacked.Load() > 0})
 	}
-	v := c.own.tapEvent(&event{kind: evStreamOpened, stream: id, flag: endStream})
+	v := c.report(event{kind: evStreamOpened, stream: id, flag: endStream})
 	if v&vCut == 0 {
 		c.behind.Store(true) // the server is given the block's end now
 	}
 	return v
+}
+
+// report tells the owner about an inbound event, kept in the tap rather
+// than on the stack of the server's reading goroutine: an event there
+// deepened the reads' frames enough for the runtime to size goroutine
+// stacks at 4 KB instead of 2 KB (bench/memory: +1.6 KB per idle
+// connection). Only the server's reading goroutine calls it.
+func (c *conn) report(e event) verdict {
+	c.iev = e
+	return c.own.tapEvent(&c.iev)
 }

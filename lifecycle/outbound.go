@@ -85,8 +85,7 @@ func (c *conn) observeOut(p []byte) []byte {
 			c.advertise(p[start:off])
 		case f.Type == frame.TypeRSTStream:
 			// A reset whose code was in an earlier write keeps it.
-			e := event{kind: evServerReset, stream: f.StreamID, code: f.ErrCode(), flag: f.Length == 4 && off >= 4}
-			switch c.emit(&e) {
+			switch c.emit(&event{kind: evServerReset, stream: f.StreamID, code: f.ErrCode(), flag: f.Length == 4 && off >= 4}) {
 			case vCancel:
 				p, copied = own(p, copied)
 				binary.BigEndian.PutUint32(p[off-4:], uint32(frame.ErrCodeCancel))

@@ -35,7 +35,7 @@ import (
 // own error GOAWAY.
 type conn struct {
 	nc  net.Conn    // the accepted connection: *tls.Conn, or TCP for h2c
-	own *Supervisor // the owner (events.go); concrete, so that the events it is told about stay on the stack
+	own *Supervisor // the owner (events.go); concrete, so that no event escapes to the heap
 	cfg tapConfig
 
 	// Owned by the server's reading goroutine (inbound.go).
@@ -47,6 +47,7 @@ type conn struct {
 	reported bool     // an incomplete header block was reported open (HeaderTimeout)
 	prefaced bool     // evPreface was reported
 	spoke    bool     // evClientSettings was reported
+	iev      event    // the event being reported (report)
 	head     headers  // the HEADERS frame whose header was looked at (limit.go)
 	pend     *pending // what the tap holds for the server, and a rewrite under way; nil if neither
 	rbuf     []byte   // Read's buffer, kept here rather than live on Read's frame
