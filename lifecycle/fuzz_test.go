@@ -156,6 +156,15 @@ func fuzzSeeds() [][]byte {
 			[]byte{opRead, inHeaders, 0x00, 63},
 			gen(genSettings, 0), []byte{opWrite, all},
 			gen(genRST, 0, 2), []byte{opWrite, all}, []byte{opSleep, 5}),
+		// With the stream limit advertised (2): stream 5 is refused; the
+		// server's first RST_STREAM(PROTOCOL_ERROR) on it goes out as
+		// REFUSED_STREAM, its second one and stream 1's as they are.
+		prog(expectPreface|8,
+			[]byte{opRead, inHeaders, 0x00, 63}, []byte{opRead, inHeaders, 0x00, 63},
+			[]byte{opRead, inHeaders, 0x00, 63},
+			gen(genSettings, 0), []byte{opWrite, all},
+			gen(genRST, 2, 1), gen(genRST, 0, 1), gen(genRST, 2, 1), []byte{opWrite, all},
+			[]byte{opSleep, 5}),
 	}
 }
 
@@ -230,10 +239,13 @@ type fuzzProgram struct {
 	limit      uint32 // Config.AdvertiseMaxStreams
 	cancels    bool   // a per-stream limit: deadline resets say CANCEL
 	rewritten  int    // the server's RST_STREAM(INTERNAL_ERROR) frames sent as CANCEL
-	sent       []byte // every byte the client sent
-	delivered  []byte // every byte the tap gave the server
-	readCut    bool   // a Read failed: the connection was closed
-	marks      []readMark
+	// The server's RST_STREAM(PROTOCOL_ERROR) frames on refused streams
+	// sent as REFUSED_STREAM.
+	refusalResets int
+	sent          []byte // every byte the client sent
+	delivered     []byte // every byte the tap gave the server
+	readCut       bool   // a Read failed: the connection was closed
+	marks         []readMark
 
 	// Drains that moved the supervisor to draining(notice), as the number of
 	// server bytes written when they did.
@@ -744,9 +756,7 @@ func (p *fuzzProgram) check() {
 		}
 		written, stripped = w.masked, onWire.masked
 	}
-	if p.cancels {
-		stripped, p.rewritten = forgiveCancels(written, stripped)
-	}
+	stripped, p.rewritten, p.refusalResets = forgiveResets(written, stripped, p.cancels, p.refusedStreams())
 	kept := serverPrefix(t, written, stripped, p.trace)
 	if !p.cutEarly && (kept != len(written) || len(stripped) != kept) {
 		t.Fatalf("the connection was open until the server was done, but the wire carries %d of its %d bytes and %d of ours after them%s",
@@ -990,26 +1000,62 @@ func maskMaxStreams(b []byte) maxStreamsMask {
 	return m
 }
 
-// forgiveCancels returns wire with the one change the tap may make to the
-// server's resets undone: CANCEL where the server's RST_STREAM said
-// INTERNAL_ERROR (wire starts with the server's bytes, aligned), and how
-// many it undid. Any other change to a reset still fails serverPrefix.
-func forgiveCancels(server, wire []byte) ([]byte, int) {
-	n := 0
+// forgiveResets returns wire with the changes the tap may make to the
+// server's resets undone, and how many of each it undid (wire starts with
+// the server's bytes, aligned):
+//
+//   - CANCEL where the server's RST_STREAM said INTERNAL_ERROR, with a
+//     per-stream limit on (cancels);
+//   - REFUSED_STREAM where the server's first RST_STREAM on a stream the
+//     tap refused over the advertised limit said PROTOCOL_ERROR (limit.go:
+//     the refusal makes the server reset with PROTOCOL_ERROR). (Found by
+//     this target in CI: the checker knew only the first rewrite; corpus
+//     input refused-stream-reset.)
+//
+// Any other change to a reset still fails serverPrefix.
+func forgiveResets(server, wire []byte, cancels bool, refused map[uint32]bool) (out []byte, canceled, refusals int) {
+	out = wire
+	undo := func(at int, code frame.ErrCode) {
+		if canceled+refusals == 0 {
+			out = bytes.Clone(wire)
+		}
+		binary.BigEndian.PutUint32(out[at:], uint32(code))
+	}
+	reset := map[uint32]bool{} // refused streams the server has reset once
 	for _, f := range parseFrames(server) {
 		at := f.start + frame.HeaderLen
-		if !f.complete || f.Type != frame.TypeRSTStream || f.Length != 4 || at+4 > len(wire) ||
-			binary.BigEndian.Uint32(server[at:]) != uint32(frame.ErrCodeInternal) ||
-			binary.BigEndian.Uint32(wire[at:]) != uint32(frame.ErrCodeCancel) {
+		if !f.complete || f.Type != frame.TypeRSTStream || f.Length != 4 || at+4 > len(wire) {
 			continue
 		}
-		if n == 0 {
-			wire = bytes.Clone(wire)
+		first := refused[f.StreamID] && !reset[f.StreamID]
+		reset[f.StreamID] = true
+		code, sent := frame.ErrCode(binary.BigEndian.Uint32(server[at:])), frame.ErrCode(binary.BigEndian.Uint32(wire[at:]))
+		switch {
+		case cancels && code == frame.ErrCodeInternal && sent == frame.ErrCodeCancel:
+			undo(at, code)
+			canceled++
+		case first && code == frame.ErrCodeProtocol && sent == frame.ErrCodeRefusedStream:
+			undo(at, code)
+			refusals++
 		}
-		binary.BigEndian.PutUint32(wire[at:], uint32(frame.ErrCodeInternal))
-		n++
 	}
-	return wire, n
+	return out, canceled, refusals
+}
+
+// refusedStreams returns the streams the tap refused over the advertised
+// limit: those whose HEADERS reached the server as a refusal (isRefusal).
+func (p *fuzzProgram) refusedStreams() map[uint32]bool {
+	got := p.delivered
+	if bytes.HasPrefix(got, []byte(frame.ClientPreface)) {
+		got = got[len(frame.ClientPreface):]
+	}
+	refused := map[uint32]bool{}
+	for _, f := range parseFrames(got) {
+		if isRefusal(&f) {
+			refused[f.StreamID] = true
+		}
+	}
+	return refused
 }
 
 // serverPrefix returns how much of the server's stream the stripped wire
@@ -1218,7 +1264,7 @@ func (c *fuzzConn) SetWriteDeadline(t time.Time) error { return nil }
 func TestSupervisorProgramSeeds(t *testing.T) {
 	want := []struct {
 		notice, pingTimedOut, graceExpired, fin bool
-		refusals, rewritten                     int
+		refusals, rewritten, refusalResets      int
 	}{
 		{notice: true, fin: true},
 		{notice: true, pingTimedOut: true, fin: true},
@@ -1231,6 +1277,7 @@ func TestSupervisorProgramSeeds(t *testing.T) {
 		{notice: true, fin: true},
 		{rewritten: 1},
 		{},
+		{refusals: 1, refusalResets: 1},
 	}
 	seeds := fuzzSeeds()
 	if len(seeds) != len(want) {
@@ -1251,9 +1298,9 @@ func TestSupervisorProgramSeeds(t *testing.T) {
 				}
 			}
 			w := want[i]
-			if notice != w.notice || r.PingTimedOut != w.pingTimedOut || r.GraceExpired != w.graceExpired || p.conn.shutByUs() != w.fin || refusals != w.refusals || p.rewritten != w.rewritten {
-				t.Errorf("seed %d: notice=%v ping timeout=%v grace expired=%v FIN=%v refusals=%d rewritten=%d, want %+v%s",
-					i, notice, r.PingTimedOut, r.GraceExpired, p.conn.shutByUs(), refusals, p.rewritten, w, p.trace())
+			if notice != w.notice || r.PingTimedOut != w.pingTimedOut || r.GraceExpired != w.graceExpired || p.conn.shutByUs() != w.fin || refusals != w.refusals || p.rewritten != w.rewritten || p.refusalResets != w.refusalResets {
+				t.Errorf("seed %d: notice=%v ping timeout=%v grace expired=%v FIN=%v refusals=%d rewritten=%d refusal resets=%d, want %+v%s",
+					i, notice, r.PingTimedOut, r.GraceExpired, p.conn.shutByUs(), refusals, p.rewritten, p.refusalResets, w, p.trace())
 			}
 		})
 	}
