@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"go.uber.org/zap"
@@ -78,6 +80,13 @@ func funcName(fn any) string {
 // disabledErr reports a server on which net/http would not serve HTTP/2 at
 // all, so that there is nothing to supervise.
 func disabledErr(hs *http.Server) error {
+	if godebug("http2server") == "0" {
+		// net/http serves no HTTP/2 then, whatever hs.Protocols says,
+		// unless an "h2" entry was put in TLSNextProto by hand: which
+		// is what Wrap would do.
+		return fmt.Errorf("%w: GODEBUG=http2server=0 (in the environment, or a //go:debug or go.mod godebug line) turns the HTTP/2 server off. "+
+			"To serve HTTP/2, remove that setting; to keep it off, do not Wrap the server", ErrHTTP2Disabled)
+	}
 	if p := hs.Protocols; p != nil {
 		if !p.HTTP2() && !p.UnencryptedHTTP2() {
 			return fmt.Errorf("%w: http.Server.Protocols enables neither HTTP2 nor UnencryptedHTTP2", ErrHTTP2Disabled)
@@ -91,6 +100,37 @@ func disabledErr(hs *http.Server) error {
 			"To serve HTTP/2, leave TLSNextProto nil (or set http.Server.Protocols); to keep it off, do not Wrap the server", ErrHTTP2Disabled)
 	}
 	return nil
+}
+
+// godebug returns the value of the GODEBUG setting name, as net/http reads
+// it: the GODEBUG environment variable (its last entry for name) over the
+// binary's default (//go:debug lines and go.mod's godebug block, recorded
+// in the build info as DefaultGODEBUG). It is read when Wrap is called;
+// "" if unset.
+func godebug(name string) string {
+	if v, ok := lastSetting(os.Getenv("GODEBUG"), name); ok {
+		return v
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "DefaultGODEBUG" {
+				v, _ := lastSetting(s.Value, name)
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// lastSetting returns the value of the last name=value entry in the
+// comma-separated list (nothing trimmed, as the runtime parses it).
+func lastSetting(list, name string) (value string, ok bool) {
+	for kv := range strings.SplitSeq(list, ",") {
+		if k, v, found := strings.Cut(kv, "="); found && k == name {
+			value, ok = v, true
+		}
+	}
+	return value, ok
 }
 
 // watchConns puts a ConnState hook in front of the user's (which it calls

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -313,5 +314,93 @@ func TestZeroServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWrapRespectsGODEBUGHTTP2ServerOff: GODEBUG=http2server=0 turns the
+// stock server's HTTP/2 off, with or without Protocols (checked here against
+// a stock server, so that the test fails if net/http stops reading it at
+// run time: it then serves an h2-offering TLS client over HTTP/1.1, or,
+// with Protocols offering h2 in ALPN, not at all); Wrap must not turn it
+// back on. The last http2server entry wins and no space is trimmed, as in
+// the runtime.
+func TestWrapRespectsGODEBUGHTTP2ServerOff(t *testing.T) {
+	for _, tc := range []struct {
+		godebug string
+		off     bool
+	}{
+		{"http2server=0", true},
+		{"http2server=1,http2server=0", true},
+		{"panicnil=1,http2server=0", true},
+		{"panicnil=1, http2server=0", false}, // the key is " http2server"
+		{"http2server=0,http2server=1", false},
+		{"http2server=1", false},
+		{"xhttp2server=0", false},
+	} {
+		t.Run(tc.godebug, func(t *testing.T) {
+			t.Setenv("GODEBUG", tc.godebug)
+			for _, protos := range []*http.Protocols{nil, h2cProtocols()} {
+				if protos != nil {
+					protos.SetHTTP2(true)
+				}
+				if got := stockServesHTTP2(t, protos); got == tc.off {
+					t.Fatalf("stock server, Protocols %v: HTTP/2 served %v", protos, got)
+				}
+				hs := &http.Server{Protocols: protos}
+				_, err := server.Wrap(hs, server.Config{})
+				if !tc.off {
+					if err != nil {
+						t.Fatalf("Protocols %v: Wrap: %v", protos, err)
+					}
+					continue
+				}
+				wantErr(t, err, server.ErrHTTP2Disabled, "GODEBUG=http2server=0", "remove that setting")
+				if hs.TLSNextProto != nil {
+					t.Errorf("a failed Wrap set TLSNextProto: %d entries", len(hs.TLSNextProto))
+				}
+			}
+		})
+	}
+}
+
+// stockServesHTTP2 reports whether a stock TLS server with protos answers
+// an h2-offering client over HTTP/2.
+func stockServesHTTP2(t *testing.T, protos *http.Protocols) bool {
+	t.Helper()
+	hs := &http.Server{Handler: okHandler(), Protocols: protos, TLSConfig: h2test.ServerTLSConfig(), ErrorLog: quietLog()}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.ServeTLS(ln, "", "") }()
+	defer func() {
+		hs.Close()
+		<-served
+	}()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + ln.Addr().String())
+	if err != nil {
+		return false // h2 in ALPN, no HTTP/2 server behind it
+	}
+	resp.Body.Close()
+	return resp.ProtoMajor == 2
+}
+
+// TestWrapRespectsGoDebugDirective: a //go:debug http2server=0 line in the
+// main package turns HTTP/2 off as the environment does; it reaches the
+// binary's build info, where Wrap reads it.
+func TestWrapRespectsGoDebugDirective(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a program")
+	}
+	t.Setenv("GODEBUG", "")
+	out, err := exec.Command("go", "run", "./testdata/godebugoff").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go run: %v\n%s", err, out)
+	}
+	if got := string(out); !strings.Contains(got, server.ErrHTTP2Disabled.Error()) || !strings.Contains(got, "GODEBUG=http2server=0") {
+		t.Fatalf("Wrap in a binary with //go:debug http2server=0 said %q, want ErrHTTP2Disabled naming GODEBUG", got)
 	}
 }

@@ -114,7 +114,8 @@ type Server struct {
 // Wrap fails, saying what to change, rather than supervise nothing: when
 // HTTP/2 is already configured on hs (http2.ConfigureServer, a second
 // Wrap, or hs already serving: ErrHTTP2Configured), when HTTP/2 is turned
-// off (ErrHTTP2Disabled), and when hs.Handler is h2c.NewHandler's
+// off (ErrHTTP2Disabled: by hs.Protocols, by a non-nil hs.TLSNextProto
+// without "h2", or by GODEBUG=http2server=0), and when hs.Handler is h2c.NewHandler's
 // (ErrH2CHandler). An HTTP/1.1 request asking to upgrade to h2c ("Upgrade:
 // h2c", removed from HTTP/2 by RFC 9113) is served over HTTP/1.1 and not
 // upgraded; h2c is prior knowledge only, through hs.Protocols. If
