@@ -149,16 +149,61 @@ func (s *Server) watchConns(hs *http.Server) {
 		switch st {
 		case http.StateNew:
 			s.checkBypass(hs)
+		case http.StateActive, http.StateIdle:
+			if s.bypass.Load() {
+				s.noteForeign(nc)
+			}
 		case http.StateClosed:
 			if tc, ok := nc.(*tls.Conn); ok && s.bypassed(hs) && tc.ConnectionState().NegotiatedProtocol == "h2" {
-				s.unsupervised.Add(1)
-				if s.umetrics != nil {
-					s.umetrics.ConnUnsupervised()
-				}
+				s.countUnsupervised()
+			} else if _, ok := s.foreign.LoadAndDelete(nc); ok {
+				s.countUnsupervised()
 			}
+		case http.StateHijacked:
+			s.foreign.Delete(nc)
 		}
 	}
 }
+
+func (s *Server) countUnsupervised() {
+	s.unsupervised.Add(1)
+	if s.umetrics != nil {
+		s.umetrics.ConnUnsupervised()
+	}
+}
+
+// noteForeign remembers an h2c connection that another HTTP/2 server
+// serves, to count it when it closes. Nothing in a connection's states
+// tells h2c from HTTP/1.1 (net/http skips the hooks when it hands an h2c
+// connection over), but who reports them does: an HTTP/1.1 connection's
+// states come from net/http's own connection, a supervised one's from
+// its handle (handle.connState), and any other caller is an HTTP/2 server
+// serving the connection without supervision (x/net's serverConn on Go
+// 1.26; net/http's internal one, through its ConnState adapter, on Go
+// 1.27). Only looked at once a bypass was seen; TLS connections are
+// counted by their negotiated protocol instead.
+//
+//go:noinline
+func (s *Server) noteForeign(nc net.Conn) {
+	if _, ok := nc.(*tls.Conn); ok {
+		return
+	}
+	var pcs [1]uintptr
+	// 0 is Callers, 1 noteForeign, 2 watchConns's hook, 3 its caller.
+	if runtime.Callers(3, pcs[:]) == 0 {
+		return
+	}
+	f, _ := runtime.CallersFrames(pcs[:]).Next()
+	switch f.Function {
+	case "net/http.(*conn).setState", handleConnState:
+		return
+	}
+	s.foreign.LoadOrStore(nc, struct{}{})
+}
+
+// handleConnState is the name of the handle's ConnState hook, which passes
+// the supervised connections' states on to hs.ConnState.
+var handleConnState = funcName((*handle).connState)
 
 // bypassed reports whether another HTTP/2 server took hs.TLSNextProto["h2"]
 // over after Wrap (http2.ConfigureServer, on any Go version).
@@ -172,10 +217,11 @@ func (s *Server) checkBypass(hs *http.Server) {
 	if !s.bypassed(hs) {
 		return
 	}
+	s.bypass.Store(true)
 	s.bypassOnce.Do(func() {
 		msg := "h2lifecycle: HTTP/2 connections are not supervised: http.Server.TLSNextProto[\"h2\"] was replaced after server.Wrap " +
 			"(http2.ConfigureServer called after Wrap?). They end with the stock server's single GOAWAY. " +
-			"Remove the http2.ConfigureServer call and set http.Server.HTTP2 instead; Server.UnsupervisedHTTP2 counts them (TLS)"
+			"Remove the http2.ConfigureServer call and set http.Server.HTTP2 instead; Server.UnsupervisedHTTP2 counts them"
 		if hs.ErrorLog != nil {
 			hs.ErrorLog.Print(msg)
 		}
@@ -183,12 +229,10 @@ func (s *Server) checkBypass(hs *http.Server) {
 	})
 }
 
-// UnsupervisedHTTP2 is the number of TLS connections that negotiated HTTP/2
-// and were served without supervision because another HTTP/2 server replaced
-// h2lifecycle's after Wrap (http2.ConfigureServer called after Wrap), counted
-// when they close. It is zero on a correctly set up server. h2c connections
-// served that way are not counted (nothing tells them from HTTP/1.1 ones at
-// that point), but the first connection logs the error all the same.
+// UnsupervisedHTTP2 is the number of HTTP/2 connections (TLS and h2c)
+// served without supervision because another HTTP/2 server replaced
+// h2lifecycle's after Wrap (http2.ConfigureServer called after Wrap),
+// counted when they close. It is zero on a correctly set up server.
 func (s *Server) UnsupervisedHTTP2() uint64 {
 	if s == nil {
 		return 0

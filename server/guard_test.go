@@ -151,18 +151,23 @@ func (m *unsupervisedMetrics) ConnUnsupervised()            { m.mu.Lock(); m.uns
 
 // TestConfigureServerAfterWrap: http2.ConfigureServer after Wrap takes the
 // HTTP/2 connections away from h2lifecycle (on Go 1.26 by replacing
-// TLSNextProto["h2"], on 1.27 by configuring net/http's own server). The
-// first connection logs an error, once; the TLS connections that negotiated
-// h2 are counted in UnsupervisedHTTP2, in the debug handler and by the
-// metrics hook.
+// TLSNextProto["h2"] and ["unencrypted_http2"], on 1.27 by configuring
+// net/http's own server). The first connection logs an error, once; the
+// HTTP/2 connections, TLS and h2c, are counted in UnsupervisedHTTP2, in the
+// debug handler and by the metrics hook, and HTTP/1.1 ones are not.
 func TestConfigureServerAfterWrap(t *testing.T) {
+	for _, tr := range []string{"tls", "h2c"} {
+		t.Run(tr, func(t *testing.T) { testConfigureServerAfterWrap(t, tr == "tls") })
+	}
+}
+
+func testConfigureServerAfterWrap(t *testing.T, tlsOn bool) {
 	core, logs := observer.New(zapcore.ErrorLevel)
 	closed := make(chan struct{}, 4)
 	var snaps []int
 	var srv *server.Server
 	hs := &http.Server{
-		TLSConfig: h2test.ServerTLSConfig(),
-		ErrorLog:  quietLog(),
+		ErrorLog: quietLog(),
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			snaps = append(snaps, len(srv.Snapshot())) // one request at a time
 			io.WriteString(w, r.Proto)
@@ -172,6 +177,12 @@ func TestConfigureServerAfterWrap(t *testing.T) {
 				closed <- struct{}{}
 			}
 		},
+	}
+	scheme := "http"
+	if tlsOn {
+		hs.TLSConfig, scheme = h2test.ServerTLSConfig(), "https"
+	} else {
+		hs.Protocols = h2cProtocols()
 	}
 	fm := &unsupervisedMetrics{}
 	var err error
@@ -187,23 +198,42 @@ func TestConfigureServerAfterWrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }()
+	go func() {
+		if tlsOn {
+			served <- hs.Serve(tls.NewListener(ln, hs.TLSConfig))
+		} else {
+			served <- hs.Serve(ln)
+		}
+	}()
 	defer func() {
 		hs.Close()
 		<-served
 	}()
 
+	// Two HTTP/2 connections, then one HTTP/1.1 connection, each with one
+	// request, each closed before the next.
 	const conns = 2
-	for range conns {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
-		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + ln.Addr().String())
+	for i := range conns + 1 {
+		var p http.Protocols
+		want := "HTTP/2.0"
+		switch {
+		case i == conns:
+			p.SetHTTP1(true)
+			want = "HTTP/1.1"
+		case tlsOn:
+			p.SetHTTP2(true)
+		default:
+			p.SetUnencryptedHTTP2(true)
+		}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, Protocols: &p}
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(scheme + "://" + ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if string(body) != "HTTP/2.0" {
-			t.Fatalf("served over %q, want HTTP/2.0", body)
+		if string(body) != want {
+			t.Fatalf("served over %q, want %s", body, want)
 		}
 		tr.CloseIdleConnections()
 		select {
@@ -232,6 +262,74 @@ func TestConfigureServerAfterWrap(t *testing.T) {
 	srv.DebugHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/debug/h2", nil))
 	if !strings.Contains(rec.Body.String(), `"unsupervised_http2_connections": 2`) {
 		t.Errorf("debug handler does not show the count:\n%s", rec.Body)
+	}
+}
+
+// TestSupervisedH2CNotCountedWhileTLSBypassed: when only the "h2" entry is
+// replaced after Wrap, TLS connections bypass supervision but h2c ones are
+// still supervised: their states reach hs.ConnState through the handle,
+// and they are not counted as unsupervised.
+func TestSupervisedH2CNotCountedWhileTLSBypassed(t *testing.T) {
+	var snaps []int
+	var srv *server.Server
+	closed := make(chan struct{}, 4)
+	hs := &http.Server{
+		Protocols: h2cProtocols(),
+		ErrorLog:  quietLog(),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			snaps = append(snaps, len(srv.Snapshot()))
+			io.WriteString(w, r.Proto)
+		}),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed {
+				closed <- struct{}{}
+			}
+		},
+	}
+	var err error
+	srv, err = server.Wrap(hs, server.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.TLSNextProto["h2"] = func(*http.Server, *tls.Conn, http.Handler) {} // someone else's
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	defer func() {
+		hs.Close()
+		<-served
+	}()
+	addr := ln.Addr().String()
+	for range 2 {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		tr := &http.Transport{Protocols: &p}
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("http://" + addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if string(body) != "HTTP/2.0" {
+			t.Fatalf("served over %q", body)
+		}
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the connection did not close within 10s of the client closing it")
+		}
+	}
+	if got := srv.UnsupervisedHTTP2(); got != 0 {
+		t.Errorf("UnsupervisedHTTP2 = %d, want 0: the h2c connections were supervised", got)
+	}
+	for i, n := range snaps {
+		if n != 1 {
+			t.Errorf("request %d: %d connections supervised, want 1", i, n)
+		}
 	}
 }
 

@@ -89,6 +89,8 @@ type Server struct {
 	h2fn         uintptr     // the code of the TLSNextProto["h2"] Wrap installed
 	bypassOnce   sync.Once
 	unsupervised atomic.Uint64
+	bypass       atomic.Bool // another HTTP/2 server took hs's connections over (guard.go)
+	foreign      sync.Map    // non-TLS net.Conns another HTTP/2 server reported (guard.go)
 	umetrics     UnsupervisedMetrics
 
 	mu         sync.Mutex

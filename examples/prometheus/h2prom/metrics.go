@@ -166,7 +166,7 @@ func New(o Options) *Metrics {
 		rqCut: counter("rq_cut_total",
 			"Streams still open when their connection closed: reset at the grace deadline, or lost with the connection."),
 		cxUnsup: counter("cx_unsupervised_total",
-			"TLS HTTP/2 connections served without supervision because http2.ConfigureServer replaced h2lifecycle after server.Wrap (server.Server.UnsupervisedHTTP2): alert on any."),
+			"HTTP/2 connections (TLS and h2c) served without supervision because http2.ConfigureServer replaced h2lifecycle after server.Wrap (server.Server.UnsupervisedHTTP2): alert on any."),
 		rqRefused: counter("rq_refused_total",
 			"Streams not processed, which the client may retry: refused over the advertised stream limit (no handler ran; not in rq_total), or above the last-stream-id of the server's GOAWAY (in rq_total)."),
 	}
