@@ -10,6 +10,12 @@
 #   PAIRS=5 TRANSPORTS=h2c bench/throughput.sh
 #   GOTOOLCHAIN=go1.27.4 bench/throughput.sh
 #   H2LOAD_ARGS="-n 200000 -c 8 -m 32" (the default)
+#   SERVER_ARGS="-response-bytes 65536"    # given to both servers: 64 KiB responses
+#   POST_BYTES=16384                       # every request a POST with a body of this size
+#   RPS=1000 bench/throughput.sh           # latency at a fixed rate instead: each of h2load's
+#                                          # 8 clients sends RPS req/s for 10 s (after 2 s of
+#                                          # warm-up); prints the p50 and p99 of the request
+#                                          # times (h2load --log-file) and the p99 ratio
 #   PIN=1 bench/throughput.sh              # server on CPU 0 (GOMAXPROCS=1), h2load on CPU 1
 #
 # On a 2-core machine the server and h2load compete for the same cores and
@@ -30,6 +36,15 @@ if [ -n "$PIN" ]; then
 fi
 TRANSPORTS=${TRANSPORTS:-h2c tls}
 read -r -a H2LOAD_ARGS <<<"${H2LOAD_ARGS:--n 200000 -c 8 -m 32}"
+read -r -a SERVER_ARGS <<<"${SERVER_ARGS:-}"
+RPS=${RPS:-}
+if [ -n "$RPS" ]; then
+	H2LOAD_ARGS=(-c 8 -m 8 --rps "$RPS" -D 10 --warm-up-time 2 --log-file "$work/requests.log")
+fi
+if [ -n "${POST_BYTES:-}" ]; then
+	head -c "$POST_BYTES" /dev/zero | tr '\0' x >"$work/post.body"
+	H2LOAD_ARGS+=(-d "$work/post.body")
+fi
 
 if ! command -v h2load >/dev/null; then
 	echo "# h2load missing: apt-get install -y nghttp2-client" >&2
@@ -43,12 +58,13 @@ go build -o "$work/h2lifecycle" ./examples/server
 
 machine
 h2load --version | head -1
-echo "h2load ${H2LOAD_ARGS[*]}; $PAIRS pairs per transport; a fresh server per run, warmed up with 10000 requests"
+echo "h2load ${H2LOAD_ARGS[*]}; servers ${SERVER_ARGS[*]:-(no arguments)}; $PAIRS pairs per transport; a fresh server per run, warmed up with 10000 requests"
 if [ -n "$PIN" ]; then echo "pinned: server on CPU 0 with GOMAXPROCS=1, h2load on CPU 1"; fi
 
-# run KIND TRANSPORT: prints req/s of one h2load run against a fresh server.
+# run KIND TRANSPORT: prints req/s of one h2load run against a fresh server
+# (with RPS: the p50 and p99 request times in µs).
 run() {
-	local kind=$1 transport=$2 args=(-addr 127.0.0.1:0) scheme=http out addr pid
+	local kind=$1 transport=$2 args=(-addr 127.0.0.1:0 "${SERVER_ARGS[@]}") scheme=http out addr pid
 	if [ "$transport" = tls ]; then
 		args+=(-tls-cert "$work/cert.pem" -tls-key "$work/key.pem")
 		scheme=https
@@ -67,17 +83,46 @@ run() {
 	rps=$(awk '/^finished in/{gsub(",", "", $4); print $4}' "$work/h2load.out")
 	ok=$(awk '/^requests:/{print $8}' "$work/h2load.out")
 	want=$(awk '/^requests:/{print $2}' "$work/h2load.out")
+	if [ -n "$RPS" ]; then
+		# With -D, "total" is not what was started: no request may fail,
+		# error or time out.
+		want=$(awk '/^requests:/{if ($10 + $12 + $14 == 0 && $8 > 0) print $8}' "$work/h2load.out")
+	fi
 	if [ -z "$rps" ] || [ "$ok" != "$want" ]; then
 		echo "h2load failed against $kind:" >&2
 		cat "$work/h2load.out" >&2
 		return 1
 	fi
+	if [ -n "$RPS" ]; then
+		cut -f3 "$work/requests.log" | sort -n | awk '{t[NR] = $1} END {printf "%d %d\n", t[int(NR * 0.50)], t[int(NR * 0.99)]}'
+		return
+	fi
 	echo "$rps"
+}
+
+latency() { # TRANSPORT: the pairs of p50/p99 runs
+	local transport=$1 pair s h r ratios=()
+	printf '%-5s %18s %18s %9s %6s\n' pair "stock p50/p99 µs" "h2lc p50/p99 µs" "p99 ratio" load
+	for pair in $(seq "$PAIRS"); do
+		wait_quiet
+		load=$(cut -d' ' -f1 /proc/loadavg)
+		s=$(run stock "$transport")
+		wait_quiet
+		h=$(run h2lifecycle "$transport")
+		r=$(awk -v s="${s#* }" -v h="${h#* }" 'BEGIN{printf "%.4f", h/s}')
+		printf '%-5s %18s %18s %9s %6s\n' "$pair" "${s/ //}" "${h/ //}" "$r" "$load"
+		ratios+=("$r")
+	done
+	echo "median of pair p99 ratios $(printf '%s\n' "${ratios[@]}" | median) [$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)-$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)] (goal <= 1.05)"
 }
 
 for transport in $TRANSPORTS; do
 	echo
 	echo "## $transport"
+	if [ -n "$RPS" ]; then
+		latency "$transport"
+		continue
+	fi
 	printf '%-5s %14s %14s %8s %6s\n' pair "stock req/s" "h2lc req/s" ratio load
 	ratios=()
 	stocks=()
@@ -97,5 +142,7 @@ for transport in $TRANSPORTS; do
 	ms=$(printf '%s\n' "${stocks[@]}" | median)
 	mh=$(printf '%s\n' "${h2lcs[@]}" | median)
 	mr=$(printf '%s\n' "${ratios[@]}" | median)
-	echo "median: stock $ms req/s, h2lifecycle $mh req/s; median of pair ratios $mr (budget >= 0.98)"
+	lo=$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)
+	hi=$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)
+	echo "median: stock $ms req/s, h2lifecycle $mh req/s; median of pair ratios $mr [$lo-$hi] (budget >= 0.98)"
 done

@@ -44,6 +44,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -93,6 +94,7 @@ type config struct {
 	policy       idle.Policy
 	plan         server.ShutdownPlan
 	handlerDelay time.Duration
+	respBytes    int
 	timeline     string
 	logLevel     zapcore.Level
 }
@@ -114,6 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.plan.Spread, "spread", 0, "start the HTTP/2 connections' drains evenly over this window (below -grace)")
 	fs.DurationVar(&c.plan.TerminationBudget, "termination-budget", 0, "time the platform allows from SIGTERM to SIGKILL (Kubernetes terminationGracePeriodSeconds); warn if -deregistration-delay + -grace exceeds it; 0: unchecked")
 	fs.DurationVar(&c.handlerDelay, "handler-delay", 0, "how long the handler waits before answering")
+	fs.IntVar(&c.respBytes, "response-bytes", 0, "answer this many bytes instead of \"ok\" (a benchmark knob); 0: \"ok\"")
 	fs.StringVar(&c.timeline, "timeline", "", "after the shutdown, write an SVG picture of the connections it drained to this file")
 	fs.Var(&c.logLevel, "log-level", "log level: debug, info, warn, error")
 	c.policy.RegisterFlags(fs, "")
@@ -147,6 +150,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-grace must be > 0, got %v", c.plan.Grace)
 	case c.handlerDelay < 0:
 		return c, fmt.Errorf("-handler-delay must be >= 0, got %v", c.handlerDelay)
+	case c.respBytes < 0:
+		return c, fmt.Errorf("-response-bytes must be >= 0, got %d", c.respBytes)
 	}
 	if err := c.plan.Validate(); err != nil {
 		return c, err
@@ -191,7 +196,7 @@ func run(sigs <-chan os.Signal, args []string, stdout, stderr io.Writer) error {
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", handler(cfg.handlerDelay))
+	mux.Handle("/", handler(cfg.handlerDelay, cfg.respBytes))
 	srv := &http.Server{
 		TLSConfig:         tlsConfig, // Wrap adds "h2" and "http/1.1" to its NextProtos
 		Handler:           mux,
@@ -325,7 +330,8 @@ func writeTimeline(file string, rep server.ShutdownReport) error {
 }
 
 // handler answers GET and POST on "/" with 200 "ok" after delay.
-func handler(delay time.Duration) http.Handler {
+func handler(delay time.Duration, size int) http.Handler {
+	body := responseBody(size)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
@@ -352,6 +358,14 @@ func handler(delay time.Duration) http.Handler {
 			}
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok")
+		w.Write(body)
 	})
+}
+
+// responseBody is what the handler answers: "ok", or size bytes.
+func responseBody(size int) []byte {
+	if size == 0 {
+		return []byte("ok")
+	}
+	return bytes.Repeat([]byte{'x'}, size)
 }

@@ -14,6 +14,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -35,10 +36,18 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	certFile := flag.String("tls-cert", "", "TLS certificate file (PEM)")
 	keyFile := flag.String("tls-key", "", "TLS private key file (PEM)")
+	respBytes := flag.Int("response-bytes", 0, "answer this many bytes instead of \"ok\" (as examples/server); 0: \"ok\"")
 	mode := flag.String("mode", "stock", "stock: net/http + http2.ConfigureServer; serveconn: a bare http2.Server.ServeConn accept loop")
 	flag.Parse()
 	if (*certFile == "") != (*keyFile == "") {
 		log.Fatal("-tls-cert and -tls-key go together")
+	}
+	if *respBytes < 0 {
+		log.Fatalf("-response-bytes must be >= 0, got %d", *respBytes)
+	}
+	body = []byte("ok")
+	if *respBytes > 0 {
+		body = bytes.Repeat([]byte{'x'}, *respBytes)
 	}
 	var tlsConfig *tls.Config
 	if *certFile != "" {
@@ -154,6 +163,9 @@ func serveConnLoop(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) 
 }
 
 // handler is examples/server's: GET and POST on "/" answer 200 "ok".
+// body is what handler answers (-response-bytes).
+var body []byte
+
 func handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
@@ -172,6 +184,6 @@ func handler() http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok")
+		w.Write(body)
 	})
 }

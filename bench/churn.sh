@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Connection churn, stock vs h2lifecycle: BenchmarkConnSetup (dial, TLS,
+# preface, SETTINGS, one GET, its response, close; a raw-frame client in the
+# same process) run PAIRS times. Every -count round runs stock and then
+# h2lifecycle, so the rounds are alternating pairs. Prints connections per
+# second per run, the ratio h2lifecycle/stock of each pair, and the median
+# ratio with its range, per transport, on the toolchain in use
+# (GOTOOLCHAIN=go1.27.4 bench/churn.sh for Go 1.27). Loopback only.
+#
+#   bench/churn.sh                 # 7 pairs, h2c and TLS
+#   PAIRS=9 BENCHTIME=2s bench/churn.sh
+#
+# The client's work is in every number (same client for both), so the
+# ratio understates the server-side difference; bench/churn-profile.sh
+# separates the server's CPU and counts instructions.
+source "$(dirname "$0")/connlib.sh"
+PAIRS=${PAIRS:-7}
+BENCHTIME=${BENCHTIME:-1s}
+
+machine
+echo "BenchmarkConnSetup, $PAIRS rounds of -benchtime $BENCHTIME; commit $(git rev-parse --short HEAD)"
+wait_quiet
+go test -run '^$' -bench 'BenchmarkConnSetup' -benchtime "$BENCHTIME" -count "$PAIRS" ./server | tee "$work/bench.out"
+
+# BenchmarkConnSetup/h2c/stock-2   7512   160123 ns/op   10016 B/op   130 allocs/op
+awk '
+/^BenchmarkConnSetup\// {
+	split($1, name, "/"); tr = name[2]; kind = name[3]; sub(/-[0-9]+$/, "", kind)
+	n[tr, kind]++; ns[tr, kind, n[tr, kind]] = $3
+	if (!(tr in seen)) { seen[tr] = 1; order[++ntr] = tr }
+}
+function median(a, k,    i, j, t) {
+	for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+END {
+	for (t = 1; t <= ntr; t++) {
+		tr = order[t]; k = n[tr, "stock"]
+		printf "\n## %s\n%-5s %14s %14s %8s\n", tr, "pair", "stock conn/s", "h2lc conn/s", "ratio"
+		delete r
+		for (i = 1; i <= k; i++) {
+			s = 1e9 / ns[tr, "stock", i]; h = 1e9 / ns[tr, "h2lifecycle", i]
+			r[i] = h / s
+			printf "%-5d %14.0f %14.0f %8.4f\n", i, s, h, r[i]
+		}
+		lo = 1e9; hi = 0
+		for (i = 1; i <= k; i++) { if (r[i] < lo) lo = r[i]; if (r[i] > hi) hi = r[i] }
+		printf "median of pair ratios %.4f [%.4f-%.4f] (goal >= 0.97)\n", median(r, k), lo, hi
+	}
+}' "$work/bench.out"
