@@ -34,7 +34,7 @@ func (s *Server) DebugHandler() http.Handler {
 			Count       int                  `json:"connections_count"`
 			Totals      drainTotals          `json:"totals"`
 			Connections []lifecycle.Snapshot `json:"connections"`
-			// TLS HTTP/2 connections served without supervision
+			// HTTP/2 connections (TLS and h2c) served without supervision
 			// (UnsupervisedHTTP2): zero unless misconfigured.
 			Unsupervised uint64 `json:"unsupervised_http2_connections"`
 		}{Time: now.UTC().Format(time.RFC3339Nano), Ready: !s.notReady.Load(), Draining: draining,
