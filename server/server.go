@@ -374,7 +374,12 @@ func (s *Server) track(sup *lifecycle.Supervisor) {
 func (s *Server) untrack(sup *lifecycle.Supervisor) {
 	s.mu.Lock()
 	if s.collect != nil {
-		s.collect.Reports = append(s.collect.Reports, sup.Report()) // final: the connection is closed
+		// Final: the connection is closed. One that closed before the
+		// shutdown began, and is only now let go of, is not the
+		// shutdown's (its Metrics.ConnClosed may have run before).
+		if r := sup.Report(); r.Timeline.Closed.IsZero() || !r.Timeline.Closed.Before(s.collect.Begin) {
+			s.collect.Reports = append(s.collect.Reports, r)
+		}
 	}
 	delete(s.conns, sup)
 	if len(s.conns) == 0 && s.empty != nil {

@@ -209,7 +209,7 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan) (ShutdownRe
 	}
 	rep := ShutdownReport{Begin: time.Now()}
 	s.notReady.Store(true)
-	s.startCollect() // connections that close during the delay count too
+	s.startCollect(rep.Begin) // connections that close during the delay count too
 	s.warnBudget(plan, grace)
 	s.log.Info("shutting down: readiness off", planFields(plan, grace)...)
 
@@ -334,9 +334,11 @@ func (s *Server) shutdownOn(ctx context.Context, plan ShutdownPlan, sigs <-chan 
 	return s.RunShutdown(force, plan)
 }
 
-func (s *Server) startCollect() {
+// startCollect starts collecting the reports of the connections that close
+// from begin on.
+func (s *Server) startCollect(begin time.Time) {
 	s.mu.Lock()
-	s.collect = &ShutdownReport{}
+	s.collect = &ShutdownReport{Begin: begin}
 	s.mu.Unlock()
 }
 
