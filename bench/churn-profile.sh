@@ -58,25 +58,7 @@ rev="commit $(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty)"
 [ "$SRC" != . ] && rev="source $SRC"
 echo "# $(go version); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); $rev; out $OUT"
 
-# h2lifecycle's frames, and the I/O under them that stock does as well.
-H2L='h2lifecycle/h2lifecycle/(lifecycle|internal/frame|internal/h2hook)\.|h2lifecycle/h2lifecycle/server\.(\(\*Server\)\.(supervise|newHandle|configureHandle|release|track|untrack|logf)|\(\*handle\)|handleHTTP2|earliestLimit)'
-IO='^(syscall|internal/poll|crypto/tls|runtime\.netpoll)'
-
-# share FOCUS [IGNORE]: the percentage of all samples that pprof keeps.
-share() {
-	local prof=$1 focus=$2 ignore=${3:-}
-	local args=(-top -nodecount=1 -focus="$focus")
-	[ -n "$ignore" ] && args+=(-ignore="$ignore")
-	go tool pprof "${args[@]}" "$BIN" "$prof" 2>/dev/null |
-		sed -n 's/^Showing nodes accounting for [^,]*, \([0-9.]*%\) of .*/\1/p' | head -1
-}
-
-# cumshare REGEX FOCUS IGNORE: REGEX's cumulative share within the kept samples.
-cumshare() {
-	local prof=$1 node=$2 focus=$3 ignore=$4
-	go tool pprof -top -cum -nodecount=2000 -focus="$focus" -ignore="$ignore" "$BIN" "$prof" 2>/dev/null |
-		awk -v n="$node" '$NF ~ n { print $5; exit }'
-}
+source bench/pproflib.sh # share, cumshare, $H2L, $IO
 
 # instr N TR KIND: callgrind's total and runtime.copystack's inclusive count.
 instr() {

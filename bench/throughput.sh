@@ -17,6 +17,10 @@
 #                                          # warm-up); prints the p50 and p99 of the request
 #                                          # times (h2load --log-file) and the p99 ratio
 #   PIN=1 bench/throughput.sh              # server on CPU 0 (GOMAXPROCS=1), h2load on CPU 1
+#   PROFILE=dir bench/throughput.sh        # a CPU profile of every server run into dir, and
+#                                          # the tap's share of h2lifecycle's CPU: flat (its own
+#                                          # code) and cumulative (its frames on the stack, the
+#                                          # I/O under them that stock does too left out)
 #
 # On a 2-core machine the server and h2load compete for the same cores and
 # single runs vary by ±15 %; PIN=1 gives each its own core, which makes the
@@ -28,6 +32,9 @@
 # nghttp2-client (h2load) with apt-get if it is missing. Loopback only;
 # every step is bounded.
 source "$(dirname "$0")/connlib.sh"
+source bench/pproflib.sh
+PROFILE=${PROFILE:-}
+[ -n "$PROFILE" ] && mkdir -p "$PROFILE"
 PAIRS=${PAIRS:-7}
 PIN=${PIN:-}
 srv_pin=() h2load_pin=()
@@ -68,6 +75,9 @@ run() {
 	if [ "$transport" = tls ]; then
 		args+=(-tls-cert "$work/cert.pem" -tls-key "$work/key.pem")
 		scheme=https
+	fi
+	if [ -n "$PROFILE" ]; then
+		args+=(-cpuprofile "$PROFILE/$kind-$transport-$pair.pprof")
 	fi
 	out=$work/$kind.out
 	rm -f "$out"
@@ -145,4 +155,13 @@ for transport in $TRANSPORTS; do
 	lo=$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)
 	hi=$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)
 	echo "median: stock $ms req/s, h2lifecycle $mh req/s; median of pair ratios $mr [$lo-$hi] (budget >= 0.98)"
+	if [ -n "$PROFILE" ]; then
+		flats=() cums=()
+		for p in "$PROFILE"/h2lifecycle-"$transport"-*.pprof; do
+			flats+=("$(BIN=$work/h2lifecycle flatshare "$p" "$H2L")")
+			cums+=("$(BIN=$work/h2lifecycle share "$p" "$H2L" "$IO")")
+		done
+		echo "the tap's share of h2lifecycle's CPU per run: flat ${flats[*]}; cumulative without the I/O ${cums[*]}"
+		echo "medians: flat $(printf '%s\n' "${flats[@]%\%}" | median)%, cumulative $(printf '%s\n' "${cums[@]%\%}" | median)%"
+	fi
 done

@@ -55,6 +55,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -95,6 +96,7 @@ type config struct {
 	plan         server.ShutdownPlan
 	handlerDelay time.Duration
 	respBytes    int
+	cpuProfile   string
 	timeline     string
 	logLevel     zapcore.Level
 }
@@ -116,6 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.plan.Spread, "spread", 0, "start the HTTP/2 connections' drains evenly over this window (below -grace)")
 	fs.DurationVar(&c.plan.TerminationBudget, "termination-budget", 0, "time the platform allows from SIGTERM to SIGKILL (Kubernetes terminationGracePeriodSeconds); warn if -deregistration-delay + -grace exceeds it; 0: unchecked")
 	fs.DurationVar(&c.handlerDelay, "handler-delay", 0, "how long the handler waits before answering")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (a benchmark knob)")
 	fs.IntVar(&c.respBytes, "response-bytes", 0, "answer this many bytes instead of \"ok\" (a benchmark knob); 0: \"ok\"")
 	fs.StringVar(&c.timeline, "timeline", "", "after the shutdown, write an SVG picture of the connections it drained to this file")
 	fs.Var(&c.logLevel, "log-level", "log level: debug, info, warn, error")
@@ -167,6 +170,17 @@ func run(sigs <-chan os.Signal, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(cfg.logLevel)

@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -36,6 +37,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	certFile := flag.String("tls-cert", "", "TLS certificate file (PEM)")
 	keyFile := flag.String("tls-key", "", "TLS private key file (PEM)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (as examples/server)")
 	respBytes := flag.Int("response-bytes", 0, "answer this many bytes instead of \"ok\" (as examples/server); 0: \"ok\"")
 	mode := flag.String("mode", "stock", "stock: net/http + http2.ConfigureServer; serveconn: a bare http2.Server.ServeConn accept loop")
 	flag.Parse()
@@ -56,6 +58,17 @@ func main() {
 			log.Fatal(err)
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
