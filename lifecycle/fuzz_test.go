@@ -559,7 +559,7 @@ func (p *fuzzProgram) read(kind byte) {
 	case inContinuation:
 		b = appendFrame(b, frame.TypeContinuation, frame.FlagEndHeaders, max(p.clientMax, 1), filler(5))
 	}
-	p.marks = append(p.marks, readMark{at: len(p.delivered), limit: p.serverLimit()})
+	p.marks = append(p.marks, readMark{at: len(p.delivered), limit: p.serverLimit(), written: p.written})
 	p.conn.feed(b)
 	p.sent = append(p.sent, b...)
 	buf := make([]byte, int(p.next())%64+1)
@@ -596,8 +596,9 @@ func (p *fuzzProgram) headersPayload(f frame.Flags, frag []byte) []byte {
 // server's GOAWAYs written before them (0 after one with an error code,
 // which stops everything).
 type readMark struct {
-	at    int
-	limit uint32
+	at      int
+	limit   uint32
+	written int // the server's bytes written by then (it writes none during a read)
 }
 
 // serverLimit is the highest stream the server takes in now (readMark).
@@ -1006,14 +1007,17 @@ func maskMaxStreams(b []byte) maxStreamsMask {
 //
 //   - CANCEL where the server's RST_STREAM said INTERNAL_ERROR, with a
 //     per-stream limit on (cancels);
-//   - REFUSED_STREAM where the server's first RST_STREAM on a stream the
-//     tap refused over the advertised limit said PROTOCOL_ERROR (limit.go:
-//     the refusal makes the server reset with PROTOCOL_ERROR). (Found by
-//     this target in CI: the checker knew only the first rewrite; corpus
-//     input refused-stream-reset.)
+//   - REFUSED_STREAM where the server's first RST_STREAM on a stream after
+//     the tap refused it over the advertised limit said PROTOCOL_ERROR
+//     (limit.go: the refusal makes the server reset with PROTOCOL_ERROR).
+//     refused gives, per refused stream, how many of the server's bytes were
+//     written when the refusal reached it: a reset that ends before is not
+//     the answer to it. (Found by this target in CI: the checker knew only
+//     the first rewrite, corpus input refused-stream-reset; then that it
+//     counted a reset from before the refusal, refused-after-reset.)
 //
 // Any other change to a reset still fails serverPrefix.
-func forgiveResets(server, wire []byte, cancels bool, refused map[uint32]bool) (out []byte, canceled, refusals int) {
+func forgiveResets(server, wire []byte, cancels bool, refused map[uint32]int) (out []byte, canceled, refusals int) {
 	out = wire
 	undo := func(at int, code frame.ErrCode) {
 		if canceled+refusals == 0 {
@@ -1021,14 +1025,17 @@ func forgiveResets(server, wire []byte, cancels bool, refused map[uint32]bool) (
 		}
 		binary.BigEndian.PutUint32(out[at:], uint32(code))
 	}
-	reset := map[uint32]bool{} // refused streams the server has reset once
+	answered := map[uint32]bool{} // refused streams the server has reset since
 	for _, f := range parseFrames(server) {
 		at := f.start + frame.HeaderLen
 		if !f.complete || f.Type != frame.TypeRSTStream || f.Length != 4 || at+4 > len(wire) {
 			continue
 		}
-		first := refused[f.StreamID] && !reset[f.StreamID]
-		reset[f.StreamID] = true
+		refusedAt, ok := refused[f.StreamID]
+		first := ok && f.end > refusedAt && !answered[f.StreamID]
+		if first {
+			answered[f.StreamID] = true
+		}
 		code, sent := frame.ErrCode(binary.BigEndian.Uint32(server[at:])), frame.ErrCode(binary.BigEndian.Uint32(wire[at:]))
 		switch {
 		case cancels && code == frame.ErrCodeInternal && sent == frame.ErrCodeCancel:
@@ -1043,17 +1050,31 @@ func forgiveResets(server, wire []byte, cancels bool, refused map[uint32]bool) (
 }
 
 // refusedStreams returns the streams the tap refused over the advertised
-// limit: those whose HEADERS reached the server as a refusal (isRefusal).
-func (p *fuzzProgram) refusedStreams() map[uint32]bool {
-	got := p.delivered
+// limit (those whose HEADERS reached the server as a refusal, isRefusal),
+// each with the number of the server's bytes written when it did.
+func (p *fuzzProgram) refusedStreams() map[uint32]int {
+	got, base := p.delivered, 0
 	if bytes.HasPrefix(got, []byte(frame.ClientPreface)) {
-		got = got[len(frame.ClientPreface):]
+		got, base = got[len(frame.ClientPreface):], len(frame.ClientPreface)
 	}
-	refused := map[uint32]bool{}
+	refused := map[uint32]int{}
 	for _, f := range parseFrames(got) {
-		if isRefusal(&f) {
-			refused[f.StreamID] = true
+		if !isRefusal(&f) {
+			continue
 		}
+		if _, seen := refused[f.StreamID]; seen {
+			continue
+		}
+		// The read that delivered the frame's last byte: the last one that
+		// began at or before it.
+		written := 0
+		for _, m := range p.marks {
+			if m.at > base+f.end-1 {
+				break
+			}
+			written = m.written
+		}
+		refused[f.StreamID] = written
 	}
 	return refused
 }
