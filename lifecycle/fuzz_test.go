@@ -1007,17 +1007,19 @@ func maskMaxStreams(b []byte) maxStreamsMask {
 //
 //   - CANCEL where the server's RST_STREAM said INTERNAL_ERROR, with a
 //     per-stream limit on (cancels);
-//   - REFUSED_STREAM where the server's first RST_STREAM on a stream after
-//     the tap refused it over the advertised limit said PROTOCOL_ERROR
-//     (limit.go: the refusal makes the server reset with PROTOCOL_ERROR).
-//     refused gives, per refused stream, how many of the server's bytes were
-//     written when the refusal reached it: a reset that ends before is not
-//     the answer to it. (Found by this target in CI: the checker knew only
-//     the first rewrite, corpus input refused-stream-reset; then that it
-//     counted a reset from before the refusal, refused-after-reset.)
+//   - REFUSED_STREAM where the server's RST_STREAM answering a refusal said
+//     PROTOCOL_ERROR (limit.go: the refusal makes the server reset with
+//     PROTOCOL_ERROR). As in the tap, every refusal of a stream (a reused
+//     id is refused again) is answered by the server's next reset of that
+//     stream, whatever its code; refused lists them in order, each with the
+//     number of the server's bytes written when it reached the server.
+//
+// (Found by this target: the checker knew only the first rewrite, corpus
+// input refused-stream-reset; it counted a reset from before the refusal,
+// refused-after-reset; and one refusal per stream, refused-twice.)
 //
 // Any other change to a reset still fails serverPrefix.
-func forgiveResets(server, wire []byte, cancels bool, refused map[uint32]int) (out []byte, canceled, refusals int) {
+func forgiveResets(server, wire []byte, cancels bool, refused []refusal) (out []byte, canceled, refusals int) {
 	out = wire
 	undo := func(at int, code frame.ErrCode) {
 		if canceled+refusals == 0 {
@@ -1025,23 +1027,26 @@ func forgiveResets(server, wire []byte, cancels bool, refused map[uint32]int) (o
 		}
 		binary.BigEndian.PutUint32(out[at:], uint32(code))
 	}
-	answered := map[uint32]bool{} // refused streams the server has reset since
+	waiting := map[uint32]int{} // refusals the server has not answered yet, by stream
+	next := 0
 	for _, f := range parseFrames(server) {
 		at := f.start + frame.HeaderLen
 		if !f.complete || f.Type != frame.TypeRSTStream || f.Length != 4 || at+4 > len(wire) {
 			continue
 		}
-		refusedAt, ok := refused[f.StreamID]
-		first := ok && f.end > refusedAt && !answered[f.StreamID]
-		if first {
-			answered[f.StreamID] = true
+		for ; next < len(refused) && refused[next].written < f.end; next++ {
+			waiting[refused[next].stream]++
+		}
+		answers := waiting[f.StreamID] > 0
+		if answers {
+			waiting[f.StreamID]--
 		}
 		code, sent := frame.ErrCode(binary.BigEndian.Uint32(server[at:])), frame.ErrCode(binary.BigEndian.Uint32(wire[at:]))
 		switch {
 		case cancels && code == frame.ErrCodeInternal && sent == frame.ErrCodeCancel:
 			undo(at, code)
 			canceled++
-		case first && code == frame.ErrCodeProtocol && sent == frame.ErrCodeRefusedStream:
+		case answers && code == frame.ErrCodeProtocol && sent == frame.ErrCodeRefusedStream:
 			undo(at, code)
 			refusals++
 		}
@@ -1049,20 +1054,23 @@ func forgiveResets(server, wire []byte, cancels bool, refused map[uint32]int) (o
 	return out, canceled, refusals
 }
 
-// refusedStreams returns the streams the tap refused over the advertised
-// limit (those whose HEADERS reached the server as a refusal, isRefusal),
-// each with the number of the server's bytes written when it did.
-func (p *fuzzProgram) refusedStreams() map[uint32]int {
+// refusal is a stream the tap refused over the advertised limit, and how
+// many of the server's bytes were written when the refusal reached it.
+type refusal struct {
+	stream  uint32
+	written int
+}
+
+// refusedStreams returns the tap's refusals (the HEADERS frames that reached
+// the server as a refusal, isRefusal), in the order the server read them.
+func (p *fuzzProgram) refusedStreams() []refusal {
 	got, base := p.delivered, 0
 	if bytes.HasPrefix(got, []byte(frame.ClientPreface)) {
 		got, base = got[len(frame.ClientPreface):], len(frame.ClientPreface)
 	}
-	refused := map[uint32]int{}
+	var out []refusal
 	for _, f := range parseFrames(got) {
 		if !isRefusal(&f) {
-			continue
-		}
-		if _, seen := refused[f.StreamID]; seen {
 			continue
 		}
 		// The read that delivered the frame's last byte: the last one that
@@ -1074,9 +1082,9 @@ func (p *fuzzProgram) refusedStreams() map[uint32]int {
 			}
 			written = m.written
 		}
-		refused[f.StreamID] = written
+		out = append(out, refusal{f.StreamID, written})
 	}
-	return refused
+	return out
 }
 
 // serverPrefix returns how much of the server's stream the stripped wire
