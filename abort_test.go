@@ -55,7 +55,7 @@ func TestAbortStopsInbound(t *testing.T) {
 			c.Handshake()
 			block := c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/late")
 			c.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:3], EndStream: true})
-			time.Sleep(1500 * time.Millisecond) // fake time: past HeaderTimeout, within the linger; the client has not read the GOAWAY yet
+			h2test.Advance(1500 * time.Millisecond) // fake time: past HeaderTimeout, within the linger; the client has not read the GOAWAY yet
 			c.Framer.WriteContinuation(1, true, block[3:])
 			c.Conn.Write(rawHeaders(t, 3, true, c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/after")))
 			synctest.Wait()

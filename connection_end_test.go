@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/h2lifecycle/h2lifecycle/idle"
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
@@ -66,7 +67,7 @@ func TestHugeDurationsMeanNever(t *testing.T) {
 				c.WriteHeaders(1, true)
 				c.ExpectResponse(1)
 			}
-			time.Sleep(time.Hour) // fake time
+			h2test.Advance(time.Hour) // fake time
 			if n := len(b.srv.Snapshot()); n != 20 {
 				t.Errorf("%d of 20 connections open after an hour with MaxConnectionAge %v", n, huge)
 			}
@@ -81,19 +82,19 @@ func TestHugeDurationsMeanNever(t *testing.T) {
 	t.Run("HeaderTimeout", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				time.Sleep(time.Second) // fake time: the response ends while the next block is open
+				h2test.Advance(time.Second) // fake time: the response ends while the next block is open
 				io.WriteString(w, "ok")
 			})
 			pol := idle.Policy{HeaderTimeout: huge}
 			b := startSubject(t, &http.Server{Handler: slow}, setup{bubble: true, cfg: server.Config{Policy: pol}})
 			c := b.client()
 			c.Handshake()
-			time.Sleep(time.Second) // fake time: the block starts after the connection did
+			h2test.Advance(time.Second) // fake time: the block starts after the connection did
 			c.WriteHeaders(1, true)
 			block := c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/")
 			c.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block[:3], EndStream: true})
 			c.ExpectResponse(1)
-			time.Sleep(time.Minute) // fake time
+			h2test.Advance(time.Minute) // fake time
 			if s := b.srv.Snapshot(); len(s) != 1 || s[0].State != "active" {
 				t.Fatalf("with HeaderTimeout %v: %+v", huge, s)
 			}

@@ -347,7 +347,7 @@ func runDiff(t *testing.T, stock bool, conf diffConfig, tlsOn bool, prog diffCom
 			flush()
 			switch s.kind {
 			case kPause:
-				time.Sleep(s.pause) // fake time
+				h2test.Advance(s.pause) // fake time
 			case kAckPings:
 				r.ackPings(conn)
 			case kHalfClose:
@@ -375,7 +375,7 @@ func runDiff(t *testing.T, stock bool, conf diffConfig, tlsOn bool, prog diffCom
 		}
 		flush()
 		r.end = r.since()
-		time.Sleep(diffTail) // fake time: let timeouts and drains play out
+		h2test.Advance(diffTail) // fake time: let timeouts and drains play out
 		r.mu.Lock()
 		r.clientClose = true
 		r.mu.Unlock()

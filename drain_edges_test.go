@@ -47,7 +47,7 @@ func TestIdleTimeoutDrainsTwoPhase(t *testing.T) {
 		if !ok || p.IsAck() {
 			t.Fatalf("after GOAWAY #1: %v", h2test.Summarize(f))
 		}
-		time.Sleep(time.Millisecond) // the client's round trip, in fake time
+		h2test.Advance(time.Millisecond) // the client's round trip, in fake time
 		c.WritePingAck(p.Data)
 		ga = c.ExpectGoAway()
 		if ga.LastStreamID != 1 {
@@ -168,7 +168,7 @@ func TestFreshConnectionDrain(t *testing.T) {
 			c.Handshake()
 			drained := make(chan error, 1)
 			go func() { drained <- b.srv.Drain(context.Background()) }()
-			time.Sleep(10 * time.Millisecond) // the request comes 10 ms (fake) into the drain, within FirstStreamWait
+			h2test.Advance(10 * time.Millisecond) // the request comes 10 ms (fake) into the drain, within FirstStreamWait
 			synctest.Wait()
 			c.WriteHeaders(1, true)
 			var goAways []uint32
@@ -195,7 +195,7 @@ func TestFreshConnectionDrain(t *testing.T) {
 			born := time.Now()
 			c := b.client()
 			c.Handshake()
-			time.Sleep(10 * time.Millisecond)
+			h2test.Advance(10 * time.Millisecond)
 			drained := make(chan error, 1)
 			go func() { drained <- b.srv.Drain(context.Background()) }()
 			if ga := c.ExpectGoAway(); ga.LastStreamID != 1<<31-1 {
@@ -238,7 +238,7 @@ func TestStragglerAfterAckIsServed(t *testing.T) {
 				f, _ := c.ReadFrame()
 				p := f.(*http2.PingFrame)
 				c.WritePingAck(p.Data)
-				time.Sleep(5 * time.Millisecond) // the straggler comes 5 ms (fake) after the ACK: within the default Settle, past 1 ns
+				h2test.Advance(5 * time.Millisecond) // the straggler comes 5 ms (fake) after the ACK: within the default Settle, past 1 ns
 				synctest.Wait()
 				c.WriteHeaders(3, true)
 				var finals []uint32

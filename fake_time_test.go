@@ -10,57 +10,27 @@ import (
 	"testing"
 )
 
-// TestSleepsOnlyInFakeTime: a test may call time.Sleep only in a synctest
-// bubble, where it advances fake time to an exact instant instead of
-// hoping something real happened meanwhile. A Sleep must sit inside the
-// function given to synctest.Test, or, in a helper only bubbles call, say
-// so with "fake time" in a comment on its line.
+// TestSleepsOnlyInFakeTime: no test calls time.Sleep. A test steps time
+// with h2test.Advance, which moves a synctest bubble's fake clock to an exact
+// instant and panics outside a bubble, or waits for an event (synctest.Wait,
+// a channel, a frame); a real sleep would hope that something happened
+// meanwhile. Every module of the repository is walked (examples/ too).
 func TestSleepsOnlyInFakeTime(t *testing.T) {
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
 			return err
 		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+		f, err := parser.ParseFile(fset, path, nil, 0)
 		if err != nil {
 			return err
 		}
-		marked := map[int]bool{} // lines whose comment says "fake time"
-		for _, cg := range f.Comments {
-			for _, c := range cg.List {
-				if strings.Contains(c.Text, "fake time") {
-					marked[fset.Position(c.Pos()).Line] = true
-				}
-			}
-		}
-		var bubbles []ast.Node // the functions given to synctest.Test
-		var sleeps []*ast.CallExpr
 		ast.Inspect(f, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok {
-				return true
-			}
-			switch callee(call) {
-			case "synctest.Test":
-				if len(call.Args) == 2 {
-					bubbles = append(bubbles, call.Args[1])
-				}
-			case "time.Sleep":
-				sleeps = append(sleeps, call)
+			if call, ok := n.(*ast.CallExpr); ok && callee(call) == "time.Sleep" {
+				t.Errorf("%s: time.Sleep in a test: use h2test.Advance in a synctest bubble, or wait for an event", fset.Position(call.Pos()))
 			}
 			return true
 		})
-	next:
-		for _, s := range sleeps {
-			for _, b := range bubbles {
-				if b.Pos() <= s.Pos() && s.End() <= b.End() {
-					continue next
-				}
-			}
-			if pos := fset.Position(s.Pos()); !marked[pos.Line] {
-				t.Errorf("%s: time.Sleep outside a synctest bubble", pos)
-			}
-		}
 		return nil
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
@@ -28,9 +29,9 @@ func TestHoldHeaderFlush(t *testing.T) {
 		case "/stream":
 			w.Write([]byte("data"))
 			http.NewResponseController(w).Flush()
-			time.Sleep(time.Second) // fake time: served only in the bubbles below
+			h2test.Advance(time.Second) // fake time: served only in the bubbles below
 		case "/sse":
-			time.Sleep(time.Second) // fake time, as above
+			h2test.Advance(time.Second) // fake time, as above
 			w.Write([]byte("event"))
 		}
 	})
@@ -102,7 +103,7 @@ func TestHoldHeaderFlushRunsOut(t *testing.T) {
 			w.Header().Set("Grpc-Message", "not found")
 			w.WriteHeader(200)
 			http.NewResponseController(w).Flush()
-			time.Sleep(2 * hold) // slower than the hold
+			h2test.Advance(2 * hold) // slower than the hold
 		})
 		b := startSubject(t, &http.Server{Handler: h}, setup{bubble: true, cfg: server.Config{HoldHeaderFlush: hold}})
 		c := b.client()

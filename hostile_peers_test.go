@@ -156,7 +156,7 @@ func slowloris(t *testing.T, stock, tlsOn bool) (times struct{ silent, preface t
 	}}
 	url := map[bool]string{false: "http://x/", true: "https://x/"}[tlsOn]
 	for _, at := range []time.Duration{0, time.Second, 5 * time.Second, 11 * time.Second} {
-		time.Sleep(start.Add(at).Sub(time.Now())) // fake time: slowloris runs in a bubble
+		h2test.Advance(start.Add(at).Sub(time.Now())) // fake time: slowloris runs in a bubble
 		resp, err := (&http.Client{Transport: tr}).Get(url)
 		if err != nil {
 			t.Fatalf("request at %v: %v", at, err)
@@ -335,7 +335,7 @@ func TestHostileRapidReset(t *testing.T) {
 				h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					started.Add(1)
 					defer func() { exited <- struct{}{} }()
-					time.Sleep(100 * time.Millisecond) // work that ignores the reset
+					h2test.Advance(100 * time.Millisecond) // work that ignores the reset
 				})
 				bs := startSubject(t, &http.Server{Handler: h}, setup{stock: stock, tls: tlsOn, bubble: true})
 				res := rapidReset(t, bs.conn(), streams)

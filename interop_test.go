@@ -371,13 +371,13 @@ func TestIdleTimeoutAfterRequestAcrossTimer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const idle = 100 * time.Millisecond
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			time.Sleep(10 * time.Millisecond) // across the timer set when the connection started
+			h2test.Advance(10 * time.Millisecond) // across the timer set when the connection started
 			io.WriteString(w, "ok")
 		})
 		b := startSubject(t, &http.Server{Handler: h, IdleTimeout: idle}, setup{bubble: true})
 		c := b.client()
 		c.Handshake()
-		time.Sleep(idle - 5*time.Millisecond)
+		h2test.Advance(idle - 5*time.Millisecond)
 		c.WriteHeaders(1, true)
 		c.ExpectResponse(1)
 		synctest.Wait()
@@ -414,8 +414,8 @@ func TestIdleDrainWaitsForClientPreface(t *testing.T) {
 		p.SetHTTP2(true)
 		hs := &http.Server{Handler: http.HandlerFunc(okHandler), IdleTimeout: idle, Protocols: &p}
 		b := startSubject(t, hs, setup{tls: true, bubble: true})
-		c := b.client()                        // TLS handshake done, no HTTP/2 byte written
-		time.Sleep(idle + 50*time.Millisecond) // the client is frozen
+		c := b.client()                            // TLS handshake done, no HTTP/2 byte written
+		h2test.Advance(idle + 50*time.Millisecond) // the client is frozen
 		synctest.Wait()
 		c.WritePreface()
 		c.WriteSettings()

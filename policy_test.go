@@ -183,7 +183,7 @@ func TestHeaderTimeout(t *testing.T) {
 			b := startSubject(t, &http.Server{Handler: http.HandlerFunc(okHandler)}, setup{bubble: true, cfg: cfg, recordLogs: true})
 			c := b.client()
 			c.Handshake()
-			time.Sleep(5 * time.Second) // long after the handshake: only the block counts
+			h2test.Advance(5 * time.Second) // long after the handshake: only the block counts
 			block := c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/")
 			c.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:3]}) // no END_HEADERS
 			started := time.Now()
@@ -215,7 +215,7 @@ func TestHeaderTimeout(t *testing.T) {
 			c.Handshake()
 			block := c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/")
 			c.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:3]})
-			time.Sleep(timeout - time.Millisecond)
+			h2test.Advance(timeout - time.Millisecond)
 			c.Framer.WriteContinuation(1, true, block[3:])
 			if res := c.ExpectResponse(1); string(res.Body) != "ok" {
 				t.Errorf("response %q", res.Body)
@@ -491,7 +491,7 @@ func TestPingFlood(t *testing.T) {
 		flood.Handshake()
 		for i := range 10 {
 			flood.WritePing([8]byte{'f', byte(i)})
-			time.Sleep(10 * time.Millisecond)
+			h2test.Advance(10 * time.Millisecond)
 		}
 		ga := flood.ExpectGoAway()
 		if ga.ErrCode != http2.ErrCodeEnhanceYourCalm || string(ga.DebugData()) != "too_many_pings" {

@@ -179,7 +179,7 @@ func runExchange(t *testing.T, stock bool, st setting) exchange {
 			if !open {
 				break
 			}
-			time.Sleep(at) // fake time
+			h2test.Advance(at) // fake time
 			id := uint32(5 + 2*i)
 			path := fmt.Sprintf("/later-%d", i)
 			if err := c.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndStream: true, EndHeaders: true,
@@ -194,7 +194,7 @@ func runExchange(t *testing.T, stock bool, st setting) exchange {
 			ex.closed = time.Since(born)
 		}
 		c.Conn.Close()
-		time.Sleep(5 * time.Second) // fake time: the server lets the connection go
+		h2test.Advance(5 * time.Second) // fake time: the server lets the connection go
 		b.stop()
 	})
 	return ex

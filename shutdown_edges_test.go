@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
@@ -50,7 +51,7 @@ func TestRunShutdownForcedWhileHTTP1Runs(t *testing.T) {
 					rep, err := b.srv.RunShutdown(ctx, server.ShutdownPlan{Grace: time.Minute})
 					done <- result{rep, err}
 				}()
-				time.Sleep(time.Second) // fake time: the shutdown is under way
+				h2test.Advance(time.Second) // fake time: the shutdown is under way
 				if how == "force" {
 					cancel(server.ErrForced) // ShutdownOnSignal's second signal
 				} else {
@@ -88,7 +89,7 @@ func TestLateConnectionKeepsShutdownDeadline(t *testing.T) {
 		deadline, _ := ctx.Deadline()
 		shut := make(chan error, 1)
 		go func() { shut <- b.srv.Shutdown(ctx) }()
-		time.Sleep(1500 * time.Millisecond) // fake time
+		h2test.Advance(1500 * time.Millisecond) // fake time
 		c.Handshake()
 		c.WriteHeaders(1, true, ":path", "/hold")
 		c.Timeout = time.Minute

@@ -138,7 +138,7 @@ func TestStreamLimitRefusalAirtight(t *testing.T) {
 	}{
 		{"reused id", func(t *testing.T, c *h2test.Client) {
 			c.WriteHeaders(3, true, ":path", "/over")
-			time.Sleep(time.Millisecond) // fake time: the refusal, if any, goes out
+			synctest.Wait() // the refusal, if any, goes out
 			c.WriteHeaders(3, true, ":path", "/over-again")
 		}},
 		{"block ends mid-representation", func(t *testing.T, c *h2test.Client) {
@@ -148,7 +148,7 @@ func TestStreamLimitRefusalAirtight(t *testing.T) {
 		{"header split", func(t *testing.T, c *h2test.Client) {
 			f := rawHeaders(t, 3, true, c.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/over"))
 			c.Conn.Write(f[:4])
-			time.Sleep(time.Millisecond) // fake time: the server reads the first four bytes alone
+			synctest.Wait() // the server reads the first four bytes alone
 			c.Conn.Write(f[4:])
 		}},
 	}
@@ -175,7 +175,7 @@ func TestStreamLimitRefusalAirtight(t *testing.T) {
 					}
 					h.release()
 					c.Conn.Close()
-					time.Sleep(2 * time.Second) // fake time: a server that ended the connection lets it go
+					h2test.Advance(2 * time.Second) // fake time: a server that ended the connection lets it go
 					b.stop()
 				})
 			})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/internal/frame"
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 )
 
 // recConn is a net.Conn that records what is written to it and reads from a
@@ -155,7 +156,7 @@ func checkInjection(t *testing.T, seed uint64) {
 		t.Fatal(err)
 	}
 	c := s.Conn()
-	time.Sleep(time.Millisecond) // past FirstStreamWait (fake time)
+	h2test.Advance(time.Millisecond) // past FirstStreamWait (fake time)
 	drainAt := rng.IntN(len(stream))
 	for off := 0; off < len(stream); {
 		n := 1 + rng.IntN(min(len(stream)-off, 5000))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/internal/frame"
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 )
 
 // TestFinalGoAwayWaitsForTheServer: the drain's final GOAWAY is asked of the
@@ -50,7 +51,7 @@ func TestFinalGoAwayWaitsForTheServer(t *testing.T) {
 		s.Drain(ReasonShutdown, time.Minute)
 		synctest.Wait()
 		readFull(t, tap, make([]byte, frame.HeaderLen+1)) // the HEADERS, whole: the server has it now
-		time.Sleep(200 * time.Millisecond)                // fake time: past the ping timeout
+		h2test.Advance(200 * time.Millisecond)            // fake time: past the ping timeout
 		synctest.Wait()
 		if asked.Load() {
 			t.Fatal("the final GOAWAY was asked for before the server came back for its next frame")

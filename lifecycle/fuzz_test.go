@@ -18,6 +18,7 @@ import (
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/idle"
 	"github.com/h2lifecycle/h2lifecycle/internal/frame"
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/ping"
 )
 
@@ -314,7 +315,7 @@ func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 	if p.cancels {
 		sup.Handler(http.NotFoundHandler()) // the rewrite is on with it
 	}
-	time.Sleep(time.Millisecond) // fake time (the program runs in a bubble): past FirstStreamWait, drains start at once
+	h2test.Advance(time.Millisecond) // fake time (the program runs in a bubble): past FirstStreamWait, drains start at once
 
 	for steps := 0; p.more() && steps < 4096 && len(p.server) < maxProgramBytes; steps++ {
 		p.step(p.next() % numOps)
@@ -383,7 +384,7 @@ func (p *fuzzProgram) step(op byte) {
 	case op == opSleep:
 		d := [...]time.Duration{0, time.Microsecond, time.Millisecond, 50 * time.Millisecond,
 			499 * time.Millisecond, time.Second, 6 * time.Second, 31 * time.Second}
-		time.Sleep(d[p.next()%8]) // fake time: the program's clock step
+		h2test.Advance(d[p.next()%8]) // fake time: the program's clock step
 	case op == opServerClose:
 		p.write(len(p.server))
 		p.tap.Close()

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 )
 
 // TestDrainNoticeCost: the base context costs one allocation per
@@ -41,7 +43,7 @@ func TestDrainNoticeCost(t *testing.T) {
 		}); n != 0 {
 			t.Errorf("DrainNotice after the first ask: %v allocations, want 0", n)
 		}
-		time.Sleep(time.Hour)
+		h2test.Advance(time.Hour)
 		select {
 		case <-first:
 			t.Fatal("notice closed on a connection that serves")

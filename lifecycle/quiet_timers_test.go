@@ -14,6 +14,7 @@ import (
 	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/idle"
 	"github.com/h2lifecycle/h2lifecycle/internal/frame"
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 )
 
 // cappedClock is the real clock (fake in a bubble), counting the
@@ -100,7 +101,7 @@ func TestQuietConnectionTimers(t *testing.T) {
 					go cli.Write(append([]byte(frame.ClientPreface), emptySettings...))
 					clients, taps = append(clients, cli), append(taps, tap)
 				}
-				time.Sleep(quiet) // fake time
+				h2test.Advance(quiet) // fake time
 				if n := fires.Load(); n > conns*maxFires {
 					t.Errorf("%d timer fires in %v on %d quiet connections, want at most %d each", n, quiet, conns, maxFires)
 				}

@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/lifecycle"
 )
 
@@ -30,7 +31,7 @@ func TestShutdownReportHoldsOnlyItsConnections(t *testing.T) {
 			return sup
 		}
 		before := closed(1)
-		time.Sleep(time.Millisecond)
+		h2test.Advance(time.Millisecond)
 		begin := time.Now()
 		s.startCollect(begin)
 		at := closed(2) // at the very instant the shutdown begins

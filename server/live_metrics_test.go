@@ -282,7 +282,7 @@ func TestShutdownWaitsForConnClosed(t *testing.T) {
 			}
 			done <- rep
 		}()
-		time.Sleep(2 * time.Second) // past the grace deadline: the stream is cut
+		h2test.Advance(2 * time.Second) // past the grace deadline: the stream is cut
 		synctest.Wait()
 		select {
 		case <-done:

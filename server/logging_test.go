@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/h2lifecycle/h2lifecycle/idle"
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
@@ -118,7 +119,7 @@ func TestShutdownOnSignals(t *testing.T) {
 			_, err := m.srv.ShutdownOn(context.Background(), server.ShutdownPlan{DeregistrationDelay: time.Second, Grace: time.Hour}, sigs)
 			done <- err
 		}()
-		time.Sleep(time.Minute)
+		h2test.Advance(time.Minute)
 		synctest.Wait()
 		if len(done) != 0 || len(m.logs.FilterMessage("shutting down: readiness off").All()) != 0 {
 			t.Fatal("shut down without a signal")

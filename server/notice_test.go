@@ -123,7 +123,7 @@ func TestDrainNoticeOnDrain(t *testing.T) {
 		fm := &fakeMetrics{}
 		m := startMem(t, server.Config{}, h, server.WithMetrics(fm))
 		c := openWaiting(t, m)
-		time.Sleep(time.Hour) // fake time: a connection that keeps serving hears nothing
+		h2test.Advance(time.Hour) // fake time: a connection that keeps serving hears nothing
 		synctest.Wait()
 		if h.waiting.Load() != 1 || h.noticed.Load() != 0 {
 			t.Fatalf("before the drain: %d waiting, %d noticed", h.waiting.Load(), h.noticed.Load())

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/server"
 )
 
@@ -68,7 +69,7 @@ func TestDrainProgress(t *testing.T) {
 			return out
 		}
 
-		time.Sleep(4 * time.Second)
+		h2test.Advance(4 * time.Second)
 		synctest.Wait()
 		if p := progress(); len(p) != 0 {
 			t.Errorf("progress before 5s: %v", p)
@@ -95,13 +96,13 @@ func TestDrainProgress(t *testing.T) {
 			t.Errorf("debug page during the drain (deadline want %s):\n%s", wantDeadline, rec.Body)
 		}
 
-		time.Sleep(time.Second) // 5s
+		h2test.Advance(time.Second) // 5s
 		synctest.Wait()
 		close(release["/a"])
-		time.Sleep(5 * time.Second) // 10s
+		h2test.Advance(5 * time.Second) // 10s
 		synctest.Wait()
 		close(release["/b"])
-		time.Sleep(5 * time.Second) // 15s: the drain is over
+		h2test.Advance(5 * time.Second) // 15s: the drain is over
 		synctest.Wait()
 		rep := <-done
 		peers.Wait()

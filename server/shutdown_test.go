@@ -168,7 +168,7 @@ func TestRunShutdown(t *testing.T) {
 		late.ExpectResponse(1)
 		peers.Add(1)
 		go peer(late, goAways, &peers)
-		time.Sleep(plan.DeregistrationDelay - time.Millisecond)
+		h2test.Advance(plan.DeregistrationDelay - time.Millisecond)
 		synctest.Wait()
 		if n := len(goAways); n != 0 {
 			t.Errorf("%d connections drained during the deregistration delay", n)

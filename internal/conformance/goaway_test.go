@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"golang.org/x/net/http2"
 )
 
@@ -25,7 +26,7 @@ func TestGracefulGoAwayWaitsForStreamsThenLingers(t *testing.T) {
 		started := make(chan struct{})
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			close(started)
-			time.Sleep(work) // a slow handler, in fake time
+			h2test.Advance(work) // a slow handler, in fake time
 			io.WriteString(w, "late but complete")
 		})
 		c, s := pipeConn(t, connConfig{wiring: chosen(), handler: h})

@@ -248,7 +248,7 @@ func TestShutdownWaitsForTLSNextProtoHook(t *testing.T) {
 		start := time.Now()
 		shut := make(chan error, 1)
 		go func() { shut <- hs.Shutdown(context.Background()) }()
-		time.Sleep(time.Hour) // fake time: Shutdown keeps polling
+		h2test.Advance(time.Hour) // fake time: Shutdown keeps polling
 		synctest.Wait()
 		select {
 		case err := <-shut:

@@ -131,7 +131,7 @@ func TestPipeDeadlineChangeWakesBlockedRead(t *testing.T) {
 		}()
 		synctest.Wait()
 		srv.SetReadDeadline(time.Time{}) // clear while blocked
-		time.Sleep(time.Hour)
+		Advance(time.Hour)
 		synctest.Wait()
 		select {
 		case err := <-done:
@@ -186,7 +186,7 @@ func TestPipeWriteLimit(t *testing.T) {
 			n, err := srv.Write([]byte("abc"))
 			done <- result{n, err}
 		}()
-		time.Sleep(time.Minute)
+		Advance(time.Minute)
 		synctest.Wait()
 		if got := cli.(*PipeConn).Buffered(); got != 0 {
 			t.Fatalf("limit 0: %d bytes got through", got)
@@ -383,4 +383,22 @@ func TestListenerServesHTTPServer(t *testing.T) {
 			t.Fatalf("Serve: %v", err)
 		}
 	})
+}
+
+// TestAdvance: in a bubble, Advance moves the fake clock by exactly d; outside
+// one it panics rather than sleep for real.
+func TestAdvance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		Advance(1500 * time.Millisecond)
+		if got := time.Since(start); got != 1500*time.Millisecond {
+			t.Errorf("Advance(1.5s) moved the clock by %v", got)
+		}
+	})
+	defer func() {
+		if recover() == nil {
+			t.Error("Advance outside a bubble did not panic")
+		}
+	}()
+	Advance(time.Hour)
 }
