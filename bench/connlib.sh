@@ -12,6 +12,7 @@
 #   srv_cmd CMD             send a command, print its JSON answer
 #   srv_stop                quit connserver and wait for it
 #   json FIELD <<< LINE     one numeric or string field of a JSON line
+#   median, spread          of the numbers on stdin: the median; "median [lowest-highest]"
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -114,4 +115,8 @@ json() {
 
 median() { # numbers on stdin
 	sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
+}
+
+spread() { # numbers on stdin: "median [lowest-highest]"
+	sort -g | awk '{a[NR]=$1} END {m = NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; print m " [" a[1] "-" a[NR] "]"}'
 }

@@ -110,51 +110,36 @@ run() {
 	echo "$rps"
 }
 
-latency() { # TRANSPORT: the pairs of p50/p99 runs
-	local transport=$1 pair s h r ratios=()
-	printf '%-5s %18s %18s %9s %6s\n' pair "stock p50/p99 µs" "h2lc p50/p99 µs" "p99 ratio" load
-	for pair in $(seq "$PAIRS"); do
-		wait_quiet
-		load=$(cut -d' ' -f1 /proc/loadavg)
-		s=$(run stock "$transport")
-		wait_quiet
-		h=$(run h2lifecycle "$transport")
-		r=$(awk -v s="${s#* }" -v h="${h#* }" 'BEGIN{printf "%.4f", h/s}')
-		printf '%-5s %18s %18s %9s %6s\n' "$pair" "${s/ //}" "${h/ //}" "$r" "$load"
-		ratios+=("$r")
-	done
-	echo "median of pair p99 ratios $(printf '%s\n' "${ratios[@]}" | median) [$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)-$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)] (goal <= 1.05)"
+# metric LINE: what a run is compared by: its req/s, or with RPS its p99.
+metric() {
+	if [ -n "$RPS" ]; then echo "${1#* }"; else echo "$1"; fi
 }
 
 for transport in $TRANSPORTS; do
 	echo
 	echo "## $transport"
 	if [ -n "$RPS" ]; then
-		latency "$transport"
-		continue
+		printf '%-5s %18s %18s %9s %6s\n' pair "stock p50/p99 µs" "h2lc p50/p99 µs" "p99 ratio" load
+	else
+		printf '%-5s %18s %18s %9s %6s\n' pair "stock req/s" "h2lc req/s" ratio load
 	fi
-	printf '%-5s %14s %14s %8s %6s\n' pair "stock req/s" "h2lc req/s" ratio load
-	ratios=()
-	stocks=()
-	h2lcs=()
+	ratios=() stocks=() h2lcs=()
 	for pair in $(seq "$PAIRS"); do
 		wait_quiet
 		load=$(cut -d' ' -f1 /proc/loadavg)
 		s=$(run stock "$transport")
 		wait_quiet
 		h=$(run h2lifecycle "$transport")
-		r=$(awk -v s="$s" -v h="$h" 'BEGIN{printf "%.4f", h/s}')
-		printf '%-5s %14s %14s %8s %6s\n' "$pair" "$s" "$h" "$r" "$load"
+		stocks+=("$(metric "$s")") h2lcs+=("$(metric "$h")")
+		r=$(awk -v s="${stocks[-1]}" -v h="${h2lcs[-1]}" 'BEGIN{printf "%.4f", h/s}')
 		ratios+=("$r")
-		stocks+=("$s")
-		h2lcs+=("$h")
+		printf '%-5s %18s %18s %9s %6s\n' "$pair" "${s/ //}" "${h/ //}" "$r" "$load" # p50/p99 with RPS
 	done
-	ms=$(printf '%s\n' "${stocks[@]}" | median)
-	mh=$(printf '%s\n' "${h2lcs[@]}" | median)
-	mr=$(printf '%s\n' "${ratios[@]}" | median)
-	lo=$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)
-	hi=$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)
-	echo "median: stock $ms req/s, h2lifecycle $mh req/s; median of pair ratios $mr [$lo-$hi] (budget >= 0.98)"
+	if [ -n "$RPS" ]; then
+		echo "p99: stock $(printf '%s\n' "${stocks[@]}" | median) µs, h2lifecycle $(printf '%s\n' "${h2lcs[@]}" | median) µs; median of pair p99 ratios $(printf '%s\n' "${ratios[@]}" | spread) (goal <= 1.05)"
+	else
+		echo "median: stock $(printf '%s\n' "${stocks[@]}" | median) req/s, h2lifecycle $(printf '%s\n' "${h2lcs[@]}" | median) req/s; median of pair ratios $(printf '%s\n' "${ratios[@]}" | spread) (budget >= 0.98)"
+	fi
 	if [ -n "$PROFILE" ]; then
 		flats=() cums=()
 		for p in "$PROFILE"/h2lifecycle-"$transport"-*.pprof; do
