@@ -193,22 +193,7 @@ func testConfigureServerAfterWrap(t *testing.T, tlsOn bool) {
 	if err := http2.ConfigureServer(hs, &http2.Server{}); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() {
-		if tlsOn {
-			served <- hs.Serve(tls.NewListener(ln, hs.TLSConfig))
-		} else {
-			served <- hs.Serve(ln)
-		}
-	}()
-	defer func() {
-		hs.Close()
-		<-served
-	}()
+	addr := listen(t, hs, tlsOn)
 
 	// Two HTTP/2 connections, then one HTTP/1.1 connection, each with one
 	// request, each closed before the next.
@@ -226,7 +211,7 @@ func testConfigureServerAfterWrap(t *testing.T, tlsOn bool) {
 			p.SetUnencryptedHTTP2(true)
 		}
 		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, Protocols: &p}
-		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(scheme + "://" + ln.Addr().String())
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(scheme + "://" + addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,17 +277,7 @@ func TestSupervisedH2CNotCountedWhileTLSBypassed(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs.TLSNextProto["h2"] = func(*http.Server, *tls.Conn, http.Handler) {} // someone else's
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	defer func() {
-		hs.Close()
-		<-served
-	}()
-	addr := ln.Addr().String()
+	addr := listen(t, hs, false)
 	for range 2 {
 		var p http.Protocols
 		p.SetUnencryptedHTTP2(true)
@@ -466,19 +441,10 @@ func TestWrapRespectsGODEBUGHTTP2ServerOff(t *testing.T) {
 func stockServesHTTP2(t *testing.T, protos *http.Protocols) bool {
 	t.Helper()
 	hs := &http.Server{Handler: okHandler(), Protocols: protos, TLSConfig: h2test.ServerTLSConfig(), ErrorLog: quietLog()}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.ServeTLS(ln, "", "") }()
-	defer func() {
-		hs.Close()
-		<-served
-	}()
+	addr := listen(t, hs, true)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
 	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + ln.Addr().String())
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + addr)
 	if err != nil {
 		return false // h2 in ALPN, no HTTP/2 server behind it
 	}

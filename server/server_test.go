@@ -39,26 +39,35 @@ func h2cProtocols() *http.Protocols {
 // serve wraps hs and serves it on 127.0.0.1 (TLS when hs.TLSConfig is set).
 func serve(t *testing.T, hs *http.Server, cfg server.Config, opts ...server.Option) (*server.Server, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv, err := server.Wrap(hs, cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hs.TLSConfig != nil {
+	addr := listen(t, hs, hs.TLSConfig != nil)
+	t.Cleanup(func() { srv.Close() }) // before listen's: cleanups run last first
+	return srv, addr
+}
+
+// listen serves hs as it is (wrapped or not) on 127.0.0.1, over TLS with
+// hs.TLSConfig if tlsOn, until the test ends, and returns its address.
+func listen(t *testing.T, hs *http.Server, tlsOn bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tlsOn {
 		ln = tls.NewListener(ln, hs.TLSConfig)
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	t.Cleanup(func() {
-		srv.Close()
+		hs.Close()
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return srv, ln.Addr().String()
+	return ln.Addr().String()
 }
 
 func TestWrapRejectsBadConfig(t *testing.T) {
