@@ -153,8 +153,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-grace must be > 0, got %v", c.plan.Grace)
 	case c.handlerDelay < 0:
 		return c, fmt.Errorf("-handler-delay must be >= 0, got %v", c.handlerDelay)
-	case c.respBytes < 0:
-		return c, fmt.Errorf("-response-bytes must be >= 0, got %d", c.respBytes)
+	case c.respBytes < 0 || c.respBytes > maxResponseBytes:
+		return c, fmt.Errorf("-response-bytes must be between 0 and %d, got %d", maxResponseBytes, c.respBytes)
 	}
 	if err := c.plan.Validate(); err != nil {
 		return c, err
@@ -375,6 +375,9 @@ func handler(delay time.Duration, size int) http.Handler {
 		w.Write(body)
 	})
 }
+
+// maxResponseBytes bounds -response-bytes: the body is made once, in memory.
+const maxResponseBytes = 64 << 20
 
 // responseBody is what the handler answers: "ok", or size bytes.
 func responseBody(size int) []byte {

@@ -14,13 +14,16 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -270,8 +273,9 @@ func TestServeAndDrainOnSIGTERM(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svg := filepath.Join(t.TempDir(), "drain.svg")
+			prof := filepath.Join(t.TempDir(), "cpu.pprof")
 			args := append([]string{"-addr", "127.0.0.1:0", "-grace", "10s", "-handler-delay", "1ms", "-idle-timeout", "1m",
-				"-timeline", svg}, tc.args...)
+				"-timeline", svg, "-cpuprofile", prof}, tc.args...)
 			c := startChild(t, args...)
 			scheme := "http"
 			if tc.tls {
@@ -314,7 +318,39 @@ func TestServeAndDrainOnSIGTERM(t *testing.T) {
 			if rows := timelineRows(t, svg); len(rows) != 1 || rows[0] != "shutdown" {
 				t.Errorf("timeline rows (reasons) %q, want one, shutdown", rows)
 			}
+			// -cpuprofile: the profile is written when the process ends
+			// (a gzipped protobuf).
+			if b, err := os.ReadFile(prof); err != nil || !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+				t.Errorf("-cpuprofile: %d bytes, %v; want a gzipped profile", len(b), err)
+			}
 		})
+	}
+}
+
+// TestResponseBytes: -response-bytes across its range: 0 answers "ok" (the
+// default, as the stock server of bench/h2spec/stock, whose responseBody
+// takes the same values), 1 and the maximum answer that many bytes; -1,
+// one past the maximum and math.MaxInt64 are refused, naming the flag.
+func TestResponseBytes(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want int // body length; -1: refused
+	}{{0, 2}, {1, 1}, {65536, 65536}, {maxResponseBytes, maxResponseBytes}, {-1, -1}, {maxResponseBytes + 1, -1}, {math.MaxInt64, -1}} {
+		c, err := parseFlags([]string{"-response-bytes", strconv.Itoa(tc.n)}, io.Discard)
+		if tc.want < 0 {
+			if err == nil || !strings.Contains(err.Error(), "-response-bytes") || !strings.Contains(err.Error(), strconv.Itoa(tc.n)) {
+				t.Errorf("-response-bytes %d: %v, want an error naming the flag and the value", tc.n, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("-response-bytes %d: %v", tc.n, err)
+		}
+		rec := httptest.NewRecorder()
+		handler(0, c.respBytes).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		if got := rec.Body.Len(); got != tc.want || (tc.n == 0 && rec.Body.String() != "ok") {
+			t.Errorf("-response-bytes %d: a %d-byte body, want %d", tc.n, got, tc.want)
+		}
 	}
 }
 

@@ -44,12 +44,9 @@ func main() {
 	if (*certFile == "") != (*keyFile == "") {
 		log.Fatal("-tls-cert and -tls-key go together")
 	}
-	if *respBytes < 0 {
-		log.Fatalf("-response-bytes must be >= 0, got %d", *respBytes)
-	}
-	body = []byte("ok")
-	if *respBytes > 0 {
-		body = bytes.Repeat([]byte{'x'}, *respBytes)
+	var err error
+	if body, err = responseBody(*respBytes); err != nil {
+		log.Fatal(err)
 	}
 	var tlsConfig *tls.Config
 	if *certFile != "" {
@@ -178,6 +175,21 @@ func serveConnLoop(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) 
 // handler is examples/server's: GET and POST on "/" answer 200 "ok".
 // body is what handler answers (-response-bytes).
 var body []byte
+
+// maxResponseBytes bounds -response-bytes, as in examples/server.
+const maxResponseBytes = 64 << 20
+
+// responseBody is examples/server's answer for -response-bytes n: "ok" for
+// 0, else n bytes.
+func responseBody(n int) ([]byte, error) {
+	if n < 0 || n > maxResponseBytes {
+		return nil, fmt.Errorf("-response-bytes must be between 0 and %d, got %d", maxResponseBytes, n)
+	}
+	if n == 0 {
+		return []byte("ok"), nil
+	}
+	return bytes.Repeat([]byte{'x'}, n), nil
+}
 
 func handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
