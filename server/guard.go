@@ -135,8 +135,10 @@ func lastSetting(list, name string) (value string, ok bool) {
 
 // watchConns puts a ConnState hook in front of the user's (which it calls
 // right after, unchanged): at every new connection it checks that HTTP/2 still
-// comes to h2lifecycle, and counts the TLS connections that negotiated h2
-// without it when they close (before the user's hook sees StateClosed).
+// comes to h2lifecycle, and once another HTTP/2 server took it over, counts
+// the connections that server served when they close (before the user's
+// hook sees StateClosed). On a correctly set up server the hook costs an
+// atomic load per state change.
 func (s *Server) watchConns(hs *http.Server) {
 	user := hs.ConnState
 	hs.ConnState = func(nc net.Conn, st http.ConnState) {
@@ -154,18 +156,28 @@ func (s *Server) watchConns(hs *http.Server) {
 				s.noteForeign(nc)
 			}
 		case http.StateClosed:
-			if tc, ok := nc.(*tls.Conn); ok && s.bypassed(hs) && tc.ConnectionState().NegotiatedProtocol == "h2" {
-				s.countUnsupervised()
-			} else if _, ok := s.foreign.LoadAndDelete(nc); ok {
-				s.countUnsupervised()
+			if s.bypass.Load() {
+				s.closedBypassed(nc)
 			}
 		case http.StateHijacked:
-			s.foreign.Delete(nc)
+			if s.bypass.Load() {
+				s.foreign.Delete(nc)
+			}
 		}
 	}
 }
 
-func (s *Server) countUnsupervised() {
+// closedBypassed counts nc, closing on a server whose HTTP/2 another server
+// took over, if that server served it: a TLS connection that negotiated h2,
+// or an h2c one noteForeign saw.
+func (s *Server) closedBypassed(nc net.Conn) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		if tc.ConnectionState().NegotiatedProtocol != "h2" {
+			return
+		}
+	} else if _, ok := s.foreign.LoadAndDelete(nc); !ok {
+		return
+	}
 	s.unsupervised.Add(1)
 	if s.umetrics != nil {
 		s.umetrics.ConnUnsupervised()
