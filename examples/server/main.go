@@ -343,7 +343,8 @@ func writeTimeline(file string, rep server.ShutdownReport) error {
 	return f.Close()
 }
 
-// handler answers GET and POST on "/" with 200 "ok" after delay.
+// handler answers GET and POST on "/" with 200 and "ok" (or size bytes:
+// responseBody) after delay.
 func handler(delay time.Duration, size int) http.Handler {
 	body := responseBody(size)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
