@@ -17,6 +17,10 @@
 #                                          # warm-up); prints the p50 and p99 of the request
 #                                          # times (h2load --log-file) and the p99 ratio
 #   PIN=1 bench/throughput.sh              # server on CPU 0 (GOMAXPROCS=1), h2load on CPU 1
+#   BASELINE=dc0442e bench/throughput.sh   # h2lifecycle against itself at an earlier commit:
+#                                          # the "stock" column is examples/server built at
+#                                          # that commit (a detached worktree in the temporary
+#                                          # directory), to tell a regression from the machine
 #   PROFILE=dir bench/throughput.sh        # a CPU profile of every server run into dir, and
 #                                          # the tap's share of h2lifecycle's CPU: flat (its own
 #                                          # code) and cumulative (its frames on the stack, the
@@ -58,7 +62,15 @@ if ! command -v h2load >/dev/null; then
 	apt-get install -y nghttp2-client >/dev/null || { apt-get update >/dev/null && apt-get install -y nghttp2-client >/dev/null; }
 fi
 
-go build -o "$work/stock" ./bench/h2spec/stock
+BASELINE=${BASELINE:-}
+if [ -n "$BASELINE" ]; then
+	git worktree add --quiet --detach "$work/baseline" "$BASELINE"
+	trap 'git worktree remove --force "$work/baseline" 2>/dev/null || git worktree prune; cleanup' EXIT
+	(cd "$work/baseline" && go build -o "$work/stock" ./examples/server)
+	echo "baseline: the \"stock\" column is examples/server at $(git rev-parse --short "$BASELINE")"
+else
+	go build -o "$work/stock" ./bench/h2spec/stock
+fi
 go build -o "$work/h2lifecycle" ./examples/server
 (cd "$work" && go run "$(go env GOROOT)/src/crypto/tls/generate_cert.go" \
 	--host 127.0.0.1 --ecdsa-curve P256 --duration 24h >/dev/null 2>&1)

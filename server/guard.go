@@ -150,21 +150,25 @@ func (s *Server) watchConns(hs *http.Server) {
 		}()
 		switch st {
 		case http.StateNew:
+			s.netConns.Add(1)
 			s.checkBypass(hs)
 		case http.StateActive, http.StateIdle:
 			if s.bypass.Load() {
 				s.noteForeign(nc)
 			}
 		case http.StateClosed:
+			s.netConnGone()
 			if s.bypass.Load() {
 				s.closedBypassed(nc)
 			}
 		case http.StateHijacked:
+			s.netConnGone()
 			if s.bypass.Load() {
 				s.foreign.Delete(nc)
 			}
 		}
 	}
+	s.hookFn = reflect.ValueOf(hs.ConnState).Pointer()
 }
 
 // closedBypassed counts nc, closing on a server whose HTTP/2 another server

@@ -93,6 +93,14 @@ type Server struct {
 	foreign      sync.Map    // non-TLS net.Conns another HTTP/2 server reported (guard.go)
 	umetrics     UnsupervisedMetrics
 
+	// net/http's connections, as the ConnState hook sees them (httpshutdown.go).
+	hookFn    uintptr      // the code of the ConnState hook Wrap installed
+	netConns  atomic.Int64 // StateNew seen, StateClosed or StateHijacked not yet
+	countOff  atomic.Bool  // a close without its StateNew: netConns cannot be trusted
+	quietWant atomic.Bool  // somebody waits for netConns to reach zero
+	quietMu   sync.Mutex
+	quiet     chan struct{} // closed when netConns reaches zero; nil when nobody waits
+
 	mu         sync.Mutex
 	conns      map[*lifecycle.Supervisor]struct{}
 	nextID     uint64
@@ -486,7 +494,8 @@ func (s *Server) Drain(ctx context.Context) error {
 // listeners close, idle HTTP/1.1 connections close) and drains every HTTP/2
 // connection two-phase, including any accepted in the meantime, bounded like
 // [Server.Drain] by ctx's deadline. It returns once every connection is
-// closed, or ctx.Err() if ctx ends first.
+// closed (when the last one closes, not at http.Server.Shutdown's next
+// poll, which can come 500 ms later), or ctx.Err() if ctx ends first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.wrapped() {
 		return ErrNotWrapped
@@ -494,7 +503,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	grace := s.graceFor(ctx)
 	sups := s.drainAll(grace, true)
 	defer s.watchDrain(len(sups), time.Now().Add(grace))()
-	if err := s.hs.Shutdown(ctx); err != nil {
+	if err := s.shutdownHTTP(ctx); err != nil {
 		return err
 	}
 	if err := s.waitAll(ctx); err != nil {

@@ -254,7 +254,7 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan) (ShutdownRe
 	h1ctx, h1cancel := context.WithDeadline(context.Background(), deadline)
 	defer h1cancel()
 	h1done := make(chan error, 1)
-	go func() { h1done <- s.hs.Shutdown(h1ctx) }()
+	go func() { h1done <- s.shutdownHTTP(h1ctx) }()
 
 	for i, sup := range sups {
 		if plan.Spread > 0 && i > 0 {
@@ -277,9 +277,8 @@ func (s *Server) RunShutdown(ctx context.Context, plan ShutdownPlan) (ShutdownRe
 	if err != nil {
 		return stop(context.Cause(ctx))
 	}
-	// The drain ends with the last HTTP/2 connection. http.Server.Shutdown
-	// notices that on its next poll (up to half a second later), and waits
-	// for HTTP/1.1 requests still running.
+	// The drain ends with the last HTTP/2 connection; net/http's side also
+	// waits for HTTP/1.1 requests still running.
 	rep.Drain = time.Since(start)
 	select {
 	case err := <-h1done:

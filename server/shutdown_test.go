@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/net/http2"
 
+	"github.com/h2lifecycle/h2lifecycle/drain"
 	"github.com/h2lifecycle/h2lifecycle/idle"
 	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
 	"github.com/h2lifecycle/h2lifecycle/lifecycle"
@@ -402,4 +405,183 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// TestShutdownReturnsAtLastClose: Shutdown and RunShutdown return when the
+// last connection closes, not at http.Server.Shutdown's next poll (its polls
+// come at intervals doubling up to 500 ms: a drain that ends 1.2 s in is
+// noticed by stock only at about 1.5 s). An HTTP/1.1 request still running
+// then is still waited for: the condition is net/http's own.
+func TestShutdownReturnsAtLastClose(t *testing.T) {
+	const h2End, h1End = 1200 * time.Millisecond, 1700 * time.Millisecond
+	shutdowns := map[string]func(*server.Server) error{
+		"Shutdown": func(s *server.Server) error { return s.Shutdown(context.Background()) },
+		"RunShutdown": func(s *server.Server) error {
+			_, err := s.RunShutdown(context.Background(), server.ShutdownPlan{Grace: 10 * time.Second})
+			return err
+		},
+	}
+	for name, shutdown := range shutdowns {
+		for _, withH1 := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/http1_in_flight=%v", name, withH1), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					release := map[string]chan struct{}{"/h2": make(chan struct{}), "/h1": make(chan struct{})}
+					h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						if c, ok := release[r.URL.Path]; ok {
+							<-c
+						}
+						io.WriteString(w, "ok")
+					})
+					m := startMem(t, server.Config{Drain: drain.Config{Grace: 10 * time.Second}}, h)
+					var peers sync.WaitGroup
+					goAways := make(chan time.Time, 4)
+					for _, path := range []string{"/", "/h2"} {
+						c := m.dial(t)
+						c.Handshake()
+						c.WriteHeaders(1, true, ":path", path)
+						if path == "/" {
+							c.ExpectResponse(1)
+						}
+						c.Sync()
+						peers.Add(1)
+						go peer(c, goAways, &peers)
+					}
+					h1done := make(chan error, 1)
+					if withH1 {
+						h1, _ := m.ln.Dial()
+						io.WriteString(h1, "GET /h1 HTTP/1.1\r\nHost: x\r\n\r\n")
+						go func() {
+							resp, err := http.ReadResponse(bufio.NewReader(h1), nil)
+							if err == nil {
+								_, err = io.Copy(io.Discard, resp.Body)
+							}
+							h1.Close()
+							h1done <- err
+						}()
+					}
+					synctest.Wait()
+
+					begin := time.Now()
+					returned := make(chan time.Duration, 1)
+					go func() {
+						if err := shutdown(m.srv); err != nil {
+							t.Errorf("%s: %v", name, err)
+						}
+						returned <- time.Since(begin)
+					}()
+					h2test.Advance(h2End)
+					close(release["/h2"])
+					peers.Wait()
+					closed := time.Since(begin)
+					want := closed
+					if withH1 {
+						h2test.Advance(h1End - closed)
+						close(release["/h1"])
+						if err := <-h1done; err != nil {
+							t.Fatalf("HTTP/1.1 request: %v", err)
+						}
+						want = h1End
+					}
+					got := <-returned
+					// The second Shutdown checks at once, and again 1 ms
+					// later if net/http had not forgotten a connection yet.
+					// An HTTP/1.1 request is net/http's to notice, at its
+					// next poll as with stock: never before it ends.
+					slack := 5 * time.Millisecond
+					if withH1 {
+						slack = 550 * time.Millisecond // the longest poll interval, 500 ms + 10 % jitter
+					}
+					if got < want || got > want+slack {
+						t.Errorf("%s returned %v after it began; the last connection closed at %v: want it within %v of that",
+							name, got, want, slack)
+					}
+					if err := <-m.served; !errors.Is(err, http.ErrServerClosed) {
+						t.Errorf("Serve: %v", err)
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestShutdownWaitsForConnectionInAcceptLoop: a connection accepted just
+// as the listeners close is not yet among the connections when the last
+// of the others closes. Stock's Shutdown serves it (it waits for Serve's
+// accept loops to return) and so must h2lifecycle's: returning at the
+// others' last close would end the process under it. ConnContext holds
+// that connection in the accept loop across the others' close.
+func TestShutdownWaitsForConnectionInAcceptLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hold, held := make(chan struct{}), make(chan struct{})
+		accepted := 0
+		hs := &http.Server{
+			Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+			Protocols: h2cProtocols(),
+			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+				if accepted++; accepted == 2 {
+					close(held)
+					<-hold
+				}
+				return ctx
+			},
+		}
+		srv, err := server.Wrap(hs, server.Config{}, server.WithLogger(zap.NewNop()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln := h2test.NewListener()
+		served := make(chan error, 1)
+		go func() { served <- hs.Serve(ln) }()
+		dial := func() *h2test.Client {
+			nc, err := ln.Dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := h2test.NewClient(t, nc)
+			c.Timeout = time.Hour
+			return c
+		}
+		var peers sync.WaitGroup
+		goAways := make(chan time.Time, 4)
+		first := dial()
+		first.Handshake()
+		first.WriteHeaders(1, true)
+		first.ExpectResponse(1)
+		peers.Add(1)
+		go peer(first, goAways, &peers)
+		late := dial()
+		<-held // in the accept loop, not yet a connection of net/http's
+
+		returned := make(chan error, 1)
+		go func() { returned <- srv.Shutdown(context.Background()) }()
+		running := func(when string) {
+			synctest.Wait()
+			select {
+			case err := <-returned:
+				t.Fatalf("Shutdown returned (%v) %s", err, when)
+			default:
+			}
+		}
+		peers.Wait() // the first connection drained and closed
+		h2test.Advance(time.Second)
+		running("with a connection still in the accept loop")
+
+		close(hold)
+		running("before the late connection sent its preface")
+		late.Handshake()
+		late.WriteHeaders(1, true)
+		if r := late.ExpectResponse(1); r.Status != "200" || string(r.Body) != "ok" {
+			t.Errorf("the late connection's request: %s %q", r.Status, r.Body)
+		}
+		running("before the late connection closed")
+		peers.Add(1)
+		go peer(late, goAways, &peers)
+		peers.Wait()
+		if err := <-returned; err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	})
 }
