@@ -55,7 +55,7 @@ func (s *Supervisor) tapEvent(e *event) verdict {
 	case evClientGoAway:
 		s.run(s.peerGoAway())
 	case evServerEnd:
-		e.act = s.locked(func() drain.Action { return s.serverEnded(e.stream) })
+		e.act = s.serverEndedLocked(e.stream)
 	case evServerReset:
 		var v verdict
 		v, e.act = s.serverReset(e.stream, e.code, e.flag)
@@ -189,6 +189,28 @@ func (s *Supervisor) serverEnded(id uint32) drain.Action {
 		return s.updateBusy(-1)
 	}
 	return 0
+}
+
+// serverEndedLocked is serverEnded with mu taken.
+func (s *Supervisor) serverEndedLocked(id uint32) drain.Action {
+	s.mu.Lock()
+	act := s.serverEnded(id)
+	s.mu.Unlock()
+	return act
+}
+
+// serverEndedAll notes the END_STREAMs of one write for the tap
+// (owner.serverEndedAll), under one lock. It runs on x/net's flush
+// goroutine, whose stack starts small (DESIGN.md, rule 7): no closure, no
+// defer, no event.
+func (s *Supervisor) serverEndedAll(ids []uint32) drain.Action {
+	var act drain.Action
+	s.mu.Lock()
+	for _, id := range ids {
+		act |= s.serverEnded(id)
+	}
+	s.mu.Unlock()
+	return act
 }
 
 // streamReset notes a RST_STREAM either way. Call with mu held.

@@ -75,6 +75,10 @@ type owner interface {
 	// the owner's lock, once per new stream while a stream limit is
 	// advertised.
 	clientStreams() uint32
+	// serverEndedAll notes the server's END_STREAM on ids, in that order
+	// (one write's: evServerEnd for each, in one call), and returns the
+	// actions for run.
+	serverEndedAll(ids []uint32) drain.Action
 }
 
 // tapConfig holds the tap's fixed knobs, set before the connection is

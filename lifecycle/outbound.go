@@ -30,7 +30,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	// goroutine per flush, and a deeper stack during the write made the
 	// runtime grow that goroutine's stack on every flush (DESIGN.md, rule
 	// 7).
-	p = c.observeOut(p)
+	p = c.observeWrite(p)
 	var n int
 	var err error
 	if c.outNotice == nil {
@@ -54,16 +54,49 @@ func (c *conn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// observeOut follows the server's bytes p and returns what to write: p,
-// or a copy whose first SETTINGS advertises the stream limit (limit.go),
-// or whose resets say CANCEL or REFUSED_STREAM (resetcodes.go). It takes the notice
-// into c.outNotice when p passes a safe point for it. Call with wmu held.
+// observeWrite follows the server's bytes p (observeOut) and returns what
+// to write. It reports the streams the server ended itself, a batch at a
+// time, once observeOut has returned: from under observeOut, the
+// supervisor's work on them grew x/net's flush goroutine's stack at every
+// response (DESIGN.md, rule 7; TestWritePathFitsFlushStack). Its frame,
+// with the batch, is gone before the write. Call with wmu held.
 //
 //go:noinline
-func (c *conn) observeOut(p []byte) []byte {
-	copied := false // p is our copy
+func (c *conn) observeWrite(p []byte) []byte {
+	ps := outPass{p: p}
 	c.outNotice = nil
-	for off := 0; off < len(p); {
+	for ps.off < len(ps.p) {
+		c.observeOut(&ps)
+		if ps.n > 0 {
+			c.outAct |= c.own.serverEndedAll(ps.ends[:ps.n])
+			ps.n = 0
+		}
+	}
+	return ps.p
+}
+
+// outPass is observeWrite's state across its calls of observeOut: the
+// bytes to write and how far they were followed, whether they are our
+// copy, and the streams ended and not yet reported.
+type outPass struct {
+	p      []byte
+	off    int
+	copied bool
+	n      int
+	ends   [8]uint32
+}
+
+// observeOut follows the server's bytes ps.p from ps.off, to the end or to
+// the frame that filled ps's batch of ended streams. It makes ps.p a copy
+// when it changes the bytes: the first SETTINGS advertises the stream
+// limit (limit.go), resets say CANCEL or REFUSED_STREAM (resetcodes.go).
+// It takes the notice into c.outNotice when ps.p passes a safe point for
+// it.
+//
+//go:noinline
+func (c *conn) observeOut(ps *outPass) {
+	for ps.off < len(ps.p) && ps.n < len(ps.ends) {
+		off := ps.off
 		if c.outNotice == nil && c.notice.Load() != nil && c.canInject() {
 			if np := c.notice.Swap(nil); np != nil {
 				c.outNotice, c.outAt = *np, off
@@ -73,31 +106,64 @@ func (c *conn) observeOut(p []byte) []byte {
 		if !c.sawSettings && c.cfg.advertise > 0 && c.out.Boundary() {
 			start = off // the server's first SETTINGS may begin here
 		}
-		k, done := c.out.Next(p[off:])
-		off += k
+		k, done := c.out.Next(ps.p[off:])
+		ps.off += k
 		if !done {
 			continue
 		}
 		f := c.out.Last()
 		switch {
-		case start >= 0 && f.Type == frame.TypeSettings:
-			p, copied = own(p, copied)
-			c.advertise(p[start:off])
 		case f.Type == frame.TypeRSTStream:
-			// A reset whose code was in an earlier write keeps it.
-			switch c.emit(&event{kind: evServerReset, stream: f.StreamID, code: f.ErrCode(), flag: f.Length == 4 && off >= 4}) {
-			case vCancel:
-				p, copied = own(p, copied)
-				binary.BigEndian.PutUint32(p[off-4:], uint32(frame.ErrCodeCancel))
-			case vRefused:
-				p, copied = own(p, copied)
-				binary.BigEndian.PutUint32(p[off-4:], uint32(frame.ErrCodeRefusedStream))
-			}
+			c.outReset(ps, f)
 			continue
+		case start >= 0 && f.Type == frame.TypeSettings:
+			c.outFirstSettings(ps, start) // and outFrame: it is the server's first SETTINGS
 		}
-		c.outFrame(f)
+		c.outFrame(f, ps)
 	}
-	return p
+}
+
+// outFirstSettings makes the server's first SETTINGS, ps.p[start:ps.off],
+// advertise the stream limit (limit.go). Out of observeOut, as the other
+// rare frames are: its frame stays small (rule 7).
+//
+//go:noinline
+func (c *conn) outFirstSettings(ps *outPass, start int) {
+	ps.p, ps.copied = own(ps.p, ps.copied)
+	c.advertise(ps.p[start:ps.off])
+}
+
+// outReset reports the server's RST_STREAM f, ending at ps.off, and
+// rewrites its code when the owner says so (resetcodes.go).
+//
+//go:noinline
+func (c *conn) outReset(ps *outPass, f *frame.Frame) {
+	c.flushEnds(ps) // in order: the same stream may have ended first
+	off := ps.off
+	// A reset whose code was in an earlier write keeps it.
+	switch c.emit(&event{kind: evServerReset, stream: f.StreamID, code: f.ErrCode(), flag: f.Length == 4 && off >= 4}) {
+	case vCancel:
+		ps.p, ps.copied = own(ps.p, ps.copied)
+		binary.BigEndian.PutUint32(ps.p[off-4:], uint32(frame.ErrCodeCancel))
+	case vRefused:
+		ps.p, ps.copied = own(ps.p, ps.copied)
+		binary.BigEndian.PutUint32(ps.p[off-4:], uint32(frame.ErrCodeRefusedStream))
+	}
+}
+
+// flushEnds reports the streams in ps's batch as ended by the server, in
+// the order the server ended them, before any other out event: the owner
+// hears everything in wire order. (observeWrite reports the batch itself,
+// from higher in the stack; the other events are rare.) Call with wmu
+// held.
+//
+//go:noinline
+func (c *conn) flushEnds(ps *outPass) {
+	if ps.n == 0 {
+		return
+	}
+	c.outAct |= c.own.serverEndedAll(ps.ends[:ps.n])
+	ps.n = 0
 }
 
 // emit reports an out event, keeping the actions it returns for after the
@@ -118,25 +184,38 @@ func own(p []byte, copied bool) ([]byte, bool) {
 }
 
 // outFrame observes a frame the server is writing. Call with wmu held.
-func (c *conn) outFrame(f *frame.Frame) {
+func (c *conn) outFrame(f *frame.Frame, ps *outPass) {
 	switch f.Type {
 	case frame.TypeHeaders, frame.TypeData:
 		if c.cfg.pings && !c.dataSent.Load() {
 			c.dataSent.Store(true)
 		}
 		if f.Flags.Has(frame.FlagEndStream) {
-			c.emit(&event{kind: evServerEnd, stream: f.StreamID})
+			ps.ends[ps.n] = f.StreamID // observeOut stops when the batch is full
+			ps.n++
 		}
-	case frame.TypePing:
-		if !f.Flags.Has(frame.FlagAck) && f.Length == 8 {
-			c.emit(&event{kind: evServerPing, data: f.PingData()}) // the server's keepalive
-		}
+		return
 	case frame.TypeSettings:
 		if !f.Flags.Has(frame.FlagAck) {
 			if c.sawSettings {
 				c.unacked.Add(1) // a later SETTINGS; the first is counted from the start
 			}
 			c.sawSettings = true
+		}
+		return
+	}
+	c.outOther(f, ps)
+}
+
+// outOther observes the server's other frames: PING, GOAWAY, PUSH_PROMISE.
+//
+//go:noinline
+func (c *conn) outOther(f *frame.Frame, ps *outPass) {
+	c.flushEnds(ps) // in order, before any other event
+	switch f.Type {
+	case frame.TypePing:
+		if !f.Flags.Has(frame.FlagAck) && f.Length == 8 {
+			c.emit(&event{kind: evServerPing, data: f.PingData()}) // the server's keepalive
 		}
 	case frame.TypeGoAway:
 		// RFC 9113 §6.8: last-stream-id must never increase; a pending
