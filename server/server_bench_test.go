@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/metrics"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -135,15 +136,29 @@ func BenchmarkConnSetup(b *testing.B) {
 					}
 				}
 				b.ReportAllocs()
+				created := goroutinesCreated()
 				b.ResetTimer()
 				for b.Loop() {
 					if err := c.once(); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.StopTimer()
+				// Client and server both: the client's share is the same for both kinds.
+				b.ReportMetric(float64(goroutinesCreated()-created)/float64(b.N), "goroutines/op")
 			})
 		}
 	}
+}
+
+// goroutinesCreated is the number of goroutines the process has created.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0 // a toolchain without the metric
+	}
+	return s[0].Value.Uint64()
 }
 
 // setupClient opens a connection, sends one GET and reads its response.

@@ -4,6 +4,12 @@
 // by h2lifecycle, h2c with prior knowledge, on 127.0.0.1.
 //
 //	connserver -kind stock|h2lifecycle [-addr 127.0.0.1:0] [-memprofilerate N]
+//	           [-metrics=false] [-drainprofile FILE]
+//
+// -metrics=false serves h2lifecycle without a lifecycle.Metrics: nothing is
+// built at a close (as for a user who neither logs nor records), and the
+// drain result has no phases. -drainprofile writes a CPU profile of each
+// drain, from its start until the last connection closed.
 //
 // It prints "listening on HOST:PORT", then reads one command per line on
 // stdin and answers each with one JSON line on stdout:
@@ -57,6 +63,8 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	rate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0: the default, 512 KiB)")
 	timeout := flag.Duration("timeout", 10*time.Minute, "exit after this long whatever happens")
+	metrics := flag.Bool("metrics", true, "h2lifecycle: record every connection's report (the drain phases)")
+	drainProfile := flag.String("drainprofile", "", "write a CPU profile of each drain to this file")
 	flag.Parse()
 	if *rate > 0 {
 		runtime.MemProfileRate = *rate
@@ -65,7 +73,7 @@ func main() {
 		log.Printf("connserver: -timeout %v reached; exiting", *timeout)
 		os.Exit(3)
 	})
-	s := &srv{kind: *kind, began: make(chan struct{}, 1)}
+	s := &srv{kind: *kind, began: make(chan struct{}, 1), metrics: *metrics, profile: *drainProfile}
 	if err := s.start(*addr); err != nil {
 		log.Fatal(err)
 	}
@@ -114,6 +122,8 @@ func main() {
 
 type srv struct {
 	kind     string
+	metrics  bool   // -metrics
+	profile  string // -drainprofile
 	hs       *http.Server
 	h2       *server.Server
 	inflight atomic.Int64
@@ -146,7 +156,11 @@ func (s *srv) start(addr string) error {
 		}
 	case "h2lifecycle":
 		var err error
-		if s.h2, err = server.Wrap(s.hs, server.Config{}, server.WithMetrics(s)); err != nil {
+		var opts []server.Option
+		if s.metrics {
+			opts = append(opts, server.WithMetrics(s))
+		}
+		if s.h2, err = server.Wrap(s.hs, server.Config{}, opts...); err != nil {
 			return err
 		}
 	default:
@@ -323,6 +337,18 @@ func (s *srv) drain() (drainResult, error) {
 	s.reports = s.reports[:0]
 	s.rmu.Unlock()
 	var err error
+	if s.profile != "" {
+		f, err := os.Create(s.profile)
+		if err != nil {
+			return r, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return r, err
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile() // after the wait for the last close below
+	}
 	if s.h2 != nil {
 		err = s.h2.Shutdown(ctx)
 	} else {

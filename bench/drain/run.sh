@@ -5,6 +5,9 @@
 #   PART=count COUNTS="1000 5000 10000" REPS=3 bench/drain/run.sh
 #   PART=inflight LS="0 10ms 50ms 100ms 500ms" REPS=5 bench/drain/run.sh
 #   GOTOOLCHAIN=go1.27.4 bench/drain/run.sh
+#   REPORTS=0 bench/drain/run.sh        # h2lifecycle without a lifecycle.Metrics (connserver
+#                                       # -metrics=false): nothing built at a close, no phases
+#   PROFILE=dir bench/drain/run.sh      # a CPU profile of every drain (start to last close)
 #
 # Part "count": N idle connections from bench/idleclient (another process: it
 # ACKs PINGs and closes on EOF, like curl and nghttp2; CLIENTS="eof goaway"
@@ -31,6 +34,7 @@ REPS=${REPS:-3}
 CLIENTS=${CLIENTS:-eof goaway}
 OUT=${OUT:-bench/drain/results}
 mkdir -p "$OUT"
+[ -n "${PROFILE:-}" ] && mkdir -p "$PROFILE"
 build_conn_tools
 machine | tee "$OUT/machine-$(go env GOVERSION).txt"
 gover=$(go env GOVERSION)
@@ -42,7 +46,10 @@ one() {
 	cargs=(-addr "" -n "$n" -timeout 3m)
 	[ "$mode" = goaway ] && cargs+=(-close-on-goaway)
 	[ "$inflight" != 0 ] && cargs+=(-inflight "$inflight")
-	srv_start "$kind"
+	local sargs=()
+	[ "${REPORTS:-1}" = 0 ] && sargs+=(-metrics=false)
+	[ -n "${PROFILE:-}" ] && sargs+=(-drainprofile "$PROFILE/$kind-$mode-$n-$inflight-$rep.pprof")
+	srv_start "$kind" "${sargs[@]}"
 	cargs[1]=$srv_addr
 	rm -f "$work/cli.out" "$work/cli.err"
 	# With streams in flight, the server drains as soon as every handler
