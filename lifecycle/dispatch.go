@@ -54,8 +54,6 @@ func (s *Supervisor) tapEvent(e *event) verdict {
 		s.run(s.pingAcked(e.data))
 	case evClientGoAway:
 		s.run(s.peerGoAway())
-	case evServerEnd:
-		e.act = s.serverEndedLocked(e.stream)
 	case evServerReset:
 		var v verdict
 		v, e.act = s.serverReset(e.stream, e.code, e.flag)
@@ -189,14 +187,6 @@ func (s *Supervisor) serverEnded(id uint32) drain.Action {
 		return s.updateBusy(-1)
 	}
 	return 0
-}
-
-// serverEndedLocked is serverEnded with mu taken.
-func (s *Supervisor) serverEndedLocked(id uint32) drain.Action {
-	s.mu.Lock()
-	act := s.serverEnded(id)
-	s.mu.Unlock()
-	return act
 }
 
 // serverEndedAll notes the END_STREAMs of one write for the tap
@@ -354,10 +344,4 @@ func (s *Supervisor) peerGoAway() drain.Action {
 	act := d.seq.Handle(drain.PeerGoAway, s.at(now))
 	s.rearm(now)
 	return act
-}
-
-// tapEventAct is tapEvent for an out event, returning its actions.
-func (s *Supervisor) tapEventAct(e *event) drain.Action {
-	s.tapEvent(e)
-	return e.act
 }

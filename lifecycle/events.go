@@ -31,7 +31,6 @@ const (
 	evClientPing                      // in: a PING (flag: the server sent HEADERS or DATA since the previous one); enforcement only
 	evPingAck                         // in: a PING ACK (data)
 	evClientGoAway                    // in: a well-formed GOAWAY
-	evServerEnd                       // out: the server's END_STREAM on stream
 	evServerReset                     // out: the server's RST_STREAM on stream (code; flag: the code is in this write) → vCancel, vRefused
 	evServerPing                      // out: the server's own PING (data)
 	evServerGoAway                    // out: the server's GOAWAY (stream: last-stream-id; code)
@@ -76,8 +75,8 @@ type owner interface {
 	// advertised.
 	clientStreams() uint32
 	// serverEndedAll notes the server's END_STREAM on ids, in that order
-	// (one write's: evServerEnd for each, in one call), and returns the
-	// actions for run.
+	// (one write's, under one lock: not an event, for the flush
+	// goroutine's small stack), and returns the actions for run.
 	serverEndedAll(ids []uint32) drain.Action
 }
 

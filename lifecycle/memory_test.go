@@ -70,7 +70,7 @@ func TestEventsAfterCloseWithoutDrain(t *testing.T) {
 	if s.dr != nil {
 		t.Error("the close allocated the drain state")
 	}
-	s.run(s.tapEventAct(&event{kind: evServerEnd, stream: 1})) // the server's END_STREAM, written after the close
+	s.run(s.serverEndedAll([]uint32{1})) // the server's END_STREAM, written after the close
 	s.Drain("late", 0)
 	r := s.Report()
 	if r.Reason != ReasonClosed || r.Drained || r.Timeline.Closed.IsZero() {
