@@ -42,7 +42,6 @@ func TestWritePathFitsFlushStack(t *testing.T) {
 	}
 	want := flushDepth(t)
 	t.Logf("the server's flush goroutine writes to the socket %d bytes deep", want)
-	block, resp := benchExchange()
 	cases := []struct {
 		name string
 		cfg  Config
@@ -61,48 +60,13 @@ func TestWritePathFitsFlushStack(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// One response, and more than an endBatch holds in one write.
 			for _, streams := range []int{1, 10} {
-				tc.cfg.GoAway, tc.cfg.SawClientPreface = func() {}, true
-				lc := &loopConn{}
-				dc := &depthConn{Conn: lc}
-				s, err := New(dc, tc.cfg, tc.opts...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				c := s.Conn()
-				c.Write(mustSettings())
-				var respFrames []byte
-				hdr, payload := make([]byte, 9), make([]byte, 64)
-				for i := range streams {
-					id := uint32(2*i + 1)
-					lc.in, lc.off = headersFrame(id, block), 0
-					c.Read(hdr)
-					c.Read(payload[:len(lc.in)-9])
-					r := append([]byte(nil), resp...)
-					setStream(r, id)
-					respFrames = append(respFrames, r...)
-				}
-				s.ConnState(http.StateActive)
-
 				// The shallowest padding that puts the socket write at
-				// least as deep as the server's flush goroutine puts it.
-				var at uintptr
-				moved := false
-				for pad := uintptr(0); ; pad += 16 {
-					dc.deepest.Store(0)
-					done := make(chan bool, 1)
-					go func() {
-						var top byte
-						before := uintptr(unsafe.Pointer(&top))
-						atDepth(before, pad, func() { c.Write(respFrames) })
-						done <- uintptr(unsafe.Pointer(&top)) != before
-					}()
-					moved = <-done
-					if at = dc.deepest.Load(); at >= want || pad > 2048 {
-						break
-					}
-					// Shallower than the server: whatever happened there
-					// does not count. The connection is used again.
-					lc.in, lc.off = nil, 0
+				// least as deep as the server's flush goroutine puts it;
+				// then deeper, to see how much room is left.
+				pad := uintptr(0)
+				at, moved := writeResponsesAt(t, tc.cfg, tc.opts, streams, pad)
+				for ; at < want && pad <= 2048; pad += 16 {
+					at, moved = writeResponsesAt(t, tc.cfg, tc.opts, streams, pad)
 				}
 				if at < want {
 					t.Fatalf("could not reach the server's depth %d (reached %d)", want, at)
@@ -110,14 +74,64 @@ func TestWritePathFitsFlushStack(t *testing.T) {
 				if moved {
 					t.Errorf("%d responses in one Write, the socket write %d bytes deep (the server's flush goroutine: %d): the tap's work grew the stack",
 						streams, at, want)
+					continue
 				}
-				if n := s.Snapshot().OpenStreams; n != 0 {
-					t.Errorf("%d streams open after the responses", n)
+				deepest := at
+				for pad += 16; pad <= 2048; pad += 16 {
+					d, m := writeResponsesAt(t, tc.cfg, tc.opts, streams, pad)
+					if m {
+						break
+					}
+					deepest = d
 				}
-				s.Close()
+				t.Logf("%d responses: no growth down to a socket write %d bytes deep, %d below the server's", streams, deepest, deepest-want)
 			}
 		})
 	}
+}
+
+// writeResponsesAt opens streams on a fresh supervised connection, then, on
+// a fresh goroutine whose stack is used down to pad bytes, writes their
+// responses through the tap in one Write. It returns how deep the socket
+// write was and whether the goroutine's stack moved (grew).
+func writeResponsesAt(t *testing.T, cfg Config, opts []Option, streams int, pad uintptr) (uintptr, bool) {
+	t.Helper()
+	block, resp := benchExchange()
+	cfg.GoAway, cfg.SawClientPreface = func() {}, true
+	lc := &loopConn{}
+	dc := &depthConn{Conn: lc}
+	s, err := New(dc, cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := s.Conn()
+	c.Write(mustSettings())
+	var respFrames []byte
+	hdr, payload := make([]byte, 9), make([]byte, 64)
+	for i := range streams {
+		id := uint32(2*i + 1)
+		lc.in, lc.off = headersFrame(id, block), 0
+		c.Read(hdr)
+		c.Read(payload[:len(lc.in)-9])
+		r := append([]byte(nil), resp...)
+		setStream(r, id)
+		respFrames = append(respFrames, r...)
+	}
+	s.ConnState(http.StateActive)
+	dc.deepest.Store(0)
+	done := make(chan bool, 1)
+	go func() {
+		var top byte
+		before := uintptr(unsafe.Pointer(&top))
+		atDepth(before, pad, func() { c.Write(respFrames) })
+		done <- uintptr(unsafe.Pointer(&top)) != before
+	}()
+	moved := <-done
+	if n := s.Snapshot().OpenStreams; n != 0 {
+		t.Errorf("%d streams open after the responses", n)
+	}
+	return dc.deepest.Load(), moved
 }
 
 // flushDepth is how deep the HTTP/2 server's flush goroutine is when the
