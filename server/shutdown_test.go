@@ -510,7 +510,19 @@ func TestShutdownReturnsAtLastClose(t *testing.T) {
 // accept loops to return) and so must h2lifecycle's: returning at the
 // others' last close would end the process under it. ConnContext holds
 // that connection in the accept loop across the others' close.
+//
+// The same input runs against stock (http.Server.Shutdown, x/net's HTTP/2),
+// and against h2lifecycle on the paths where it cannot trust its count of
+// net/http's connections and leaves the wait to http.Server.Shutdown: the
+// ConnState hook replaced after Wrap, and a close the hook saw without its
+// StateNew.
 func TestShutdownWaitsForConnectionInAcceptLoop(t *testing.T) {
+	for _, kind := range []string{"stock", "h2lifecycle", "hook replaced", "count off"} {
+		t.Run(kind, func(t *testing.T) { testShutdownWaitsForConnectionInAcceptLoop(t, kind) })
+	}
+}
+
+func testShutdownWaitsForConnectionInAcceptLoop(t *testing.T, kind string) {
 	synctest.Test(t, func(t *testing.T) {
 		hold, held := make(chan struct{}), make(chan struct{})
 		accepted := 0
@@ -525,9 +537,25 @@ func TestShutdownWaitsForConnectionInAcceptLoop(t *testing.T) {
 				return ctx
 			},
 		}
-		srv, err := server.Wrap(hs, server.Config{}, server.WithLogger(zap.NewNop()))
-		if err != nil {
-			t.Fatal(err)
+		shutdown := hs.Shutdown
+		if kind == "stock" {
+			if err := http2.ConfigureServer(hs, &http2.Server{}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			srv, err := server.Wrap(hs, server.Config{}, server.WithLogger(zap.NewNop()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			shutdown = srv.Shutdown
+			switch kind {
+			case "hook replaced":
+				wrapped := hs.ConnState
+				hs.ConnState = func(c net.Conn, st http.ConnState) { wrapped(c, st) }
+			case "count off":
+				c, _ := net.Pipe()
+				hs.ConnState(c, http.StateClosed) // a connection it never saw begin
+			}
 		}
 		ln := h2test.NewListener()
 		served := make(chan error, 1)
@@ -553,7 +581,7 @@ func TestShutdownWaitsForConnectionInAcceptLoop(t *testing.T) {
 		<-held // in the accept loop, not yet a connection of net/http's
 
 		returned := make(chan error, 1)
-		go func() { returned <- srv.Shutdown(context.Background()) }()
+		go func() { returned <- shutdown(context.Background()) }()
 		running := func(when string) {
 			synctest.Wait()
 			select {
