@@ -4,12 +4,14 @@
 // by h2lifecycle, h2c with prior knowledge, on 127.0.0.1.
 //
 //	connserver -kind stock|h2lifecycle [-addr 127.0.0.1:0] [-memprofilerate N]
-//	           [-metrics=false] [-drainprofile FILE]
+//	           [-metrics=false] [-drainprofile FILE] [-pipe]
 //
 // -metrics=false serves h2lifecycle without a lifecycle.Metrics: nothing is
 // built at a close (as for a user who neither logs nor records), and the
 // drain result has no phases. -drainprofile writes a CPU profile of each
-// drain, from its start until the last connection closed.
+// drain, from its start until the last connection closed. -pipe serves
+// in-memory connections (net.Pipe) instead of TCP, opened by the "open"
+// command: no descriptor per connection (bench/memory's PIPE=1).
 //
 // It prints "listening on HOST:PORT", then reads one command per line on
 // stdin and answers each with one JSON line on stdout:
@@ -23,6 +25,9 @@
 //	drain              drain every connection (stock: http.Server.Shutdown;
 //	                   h2lifecycle: server.Server.Shutdown), report how long
 //	                   the call took and when each connection closed
+//	open N             -pipe only: open N idle h2c connections in this
+//	                   process (preface, SETTINGS, both ACKs) and wait
+//	                   until the server counts them
 //	quit               exit
 //
 // GET /?delay=D answers "ok" after D (a Go duration): a stream in flight for
@@ -65,6 +70,7 @@ func main() {
 	timeout := flag.Duration("timeout", 10*time.Minute, "exit after this long whatever happens")
 	metrics := flag.Bool("metrics", true, "h2lifecycle: record every connection's report (the drain phases)")
 	drainProfile := flag.String("drainprofile", "", "write a CPU profile of each drain to this file")
+	pipe := flag.Bool("pipe", false, "serve in-memory connections made by the open command, not TCP")
 	flag.Parse()
 	if *rate > 0 {
 		runtime.MemProfileRate = *rate
@@ -74,6 +80,9 @@ func main() {
 		os.Exit(3)
 	})
 	s := &srv{kind: *kind, began: make(chan struct{}, 1), metrics: *metrics, profile: *drainProfile}
+	if *pipe {
+		s.pipe = newPipeListener()
+	}
 	if err := s.start(*addr); err != nil {
 		log.Fatal(err)
 	}
@@ -106,6 +115,11 @@ func main() {
 					res, err = s.drain()
 				}
 			}
+		case "open":
+			var n int
+			if n, err = strconv.Atoi(arg); err == nil {
+				err = s.openPipes(n)
+			}
 		case "quit":
 			return
 		default:
@@ -122,8 +136,9 @@ func main() {
 
 type srv struct {
 	kind     string
-	metrics  bool   // -metrics
-	profile  string // -drainprofile
+	metrics  bool          // -metrics
+	profile  string        // -drainprofile
+	pipe     *pipeListener // -pipe; nil: TCP
 	hs       *http.Server
 	h2       *server.Server
 	inflight atomic.Int64
@@ -166,9 +181,12 @@ func (s *srv) start(addr string) error {
 	default:
 		return fmt.Errorf("-kind must be stock or h2lifecycle, got %q", s.kind)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
+	var ln net.Listener = s.pipe
+	if s.pipe == nil {
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("listening on %s\n", ln.Addr())
 	go s.hs.Serve(ln)
@@ -223,6 +241,31 @@ func (s *srv) ConnClosed(r *lifecycle.Report) {
 	s.rmu.Lock()
 	s.reports = append(s.reports, *r)
 	s.rmu.Unlock()
+}
+
+// openPipes opens n in-memory connections and waits (at most 60 s) until
+// net/http has counted every one of them.
+func (s *srv) openPipes(n int) error {
+	if s.pipe == nil {
+		return errors.New("open needs -pipe")
+	}
+	s.mu.Lock()
+	want := s.open + n
+	s.mu.Unlock()
+	if err := s.pipe.open(n, 64); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		s.mu.Lock()
+		open := s.open
+		s.mu.Unlock()
+		if open >= want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d connections open after 60s, want %d", open, want)
+		}
+	}
 }
 
 type stats struct {
