@@ -31,6 +31,12 @@
 #   SRC=dir   the module to build (default: this checkout), to measure
 #             another commit with the same script (git archive C | tar -x -C dir)
 #   TRANSPORTS="h2c tls"  KINDS="stock h2lifecycle"  CALLGRIND=1
+#   CG_GODEBUG=adaptivestackstart=0   more GODEBUG settings for the callgrind
+#             runs; this one starts every goroutine at 2 KB. By default the
+#             runtime starts them at the average stack use it saw at the
+#             last GC, which the benchmark's few live goroutines set, and
+#             which moves with the kind: the TLS rows' growths per connection
+#             differ by 2 with it (5.95 / 7.93) and not without (10.04 both).
 #
 # Needs valgrind (apt-get install -y valgrind) for step 2; Go's asynchronous
 # preemption signals trip callgrind, so it runs with GODEBUG=asyncpreemptoff=1,
@@ -63,7 +69,7 @@ source bench/pproflib.sh # share, cumshare, $H2L, $IO
 # instr N TR KIND: callgrind's total and runtime.copystack's inclusive count.
 instr() {
 	local n=$1 tr=$2 kind=$3 f=$OUT/callgrind-$2-$3-$1.out
-	GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 timeout 1200 valgrind --tool=callgrind --callgrind-out-file="$f" \
+	GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1${CG_GODEBUG:+,$CG_GODEBUG} timeout 1200 valgrind --tool=callgrind --callgrind-out-file="$f" \
 		"$BIN" -test.run '^$' -test.bench "^BenchmarkConnSetup/$tr/$kind\$" -test.benchtime "${n}x" \
 		>"$OUT/callgrind-$tr-$kind-$n.txt" 2>"$OUT/callgrind-$tr-$kind-$n.log"
 	local total stack
@@ -71,7 +77,8 @@ instr() {
 	callgrind_annotate --inclusive=yes --threshold=100 "$f" >"$f.annotated" 2>/dev/null || true
 	stack=$(awk '/stack\.go:runtime\.copystack /{ gsub(",", "", $1); print $1; exit }' "$f.annotated")
 	local growths
-	growths=$(python3 bench/stackgrowth.py "$f" 40 | tee "$OUT/growth-$tr-$kind-$n.txt" | head -1)
+	python3 bench/stackgrowth.py "$f" 40 >"$OUT/growth-$tr-$kind-$n.txt" # not piped into head: its early exit failed the script (pipefail)
+	growths=$(head -n 1 "$OUT/growth-$tr-$kind-$n.txt")
 	echo "$total ${stack:-0} ${growths:-0}"
 }
 

@@ -15,7 +15,10 @@
 #
 # The client's work is in every number (same client for both), so the
 # ratio understates the server-side difference; bench/churn-profile.sh
-# separates the server's CPU and counts instructions.
+# separates the server's CPU and counts instructions. Also printed: the
+# medians of the process's user and system CPU per connection (getrusage
+# around the timed loop, client and server both), to tell a cost in CPU
+# from one in waiting.
 source "$(dirname "$0")/connlib.sh"
 PAIRS=${PAIRS:-7}
 BENCHTIME=${BENCHTIME:-1s}
@@ -43,6 +46,10 @@ awk '
 /^BenchmarkConnSetup\// {
 	split($1, name, "/"); tr = name[2]; kind = name[3]; sub(/-[0-9]+$/, "", kind)
 	n[tr, kind]++; ns[tr, kind, n[tr, kind]] = $3
+	for (f = 4; f < NF; f++) {
+		if ($(f+1) == "user-µs/op") user[tr, kind, n[tr, kind]] = $f
+		if ($(f+1) == "sys-µs/op") sys[tr, kind, n[tr, kind]] = $f
+	}
 	if (!(tr in seen)) { seen[tr] = 1; order[++ntr] = tr }
 }
 function median(a, k,    i, j, t) {
@@ -62,5 +69,14 @@ END {
 		lo = 1e9; hi = 0
 		for (i = 1; i <= k; i++) { if (r[i] < lo) lo = r[i]; if (r[i] > hi) hi = r[i] }
 		printf "median of pair ratios %.4f [%.4f-%.4f] (goal >= 0.97)\n", median(r, k), lo, hi
+		if ((tr, "stock", 1) in user) {
+			printf "CPU per connection, medians (client and server): %-5s %8s %8s\n", "", "user µs", "sys µs"
+			for (j = 1; j <= 2; j++) {
+				kind = j == 1 ? "stock" : "h2lifecycle"
+				delete u; delete y
+				for (i = 1; i <= k; i++) { u[i] = user[tr, kind, i]; y[i] = sys[tr, kind, i] }
+				printf "  %-12s %8.1f %8.1f\n", kind, median(u, k), median(y, k)
+			}
+		}
 	}
 }' "$work/bench.out"

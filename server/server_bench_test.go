@@ -137,6 +137,7 @@ func BenchmarkConnSetup(b *testing.B) {
 				}
 				b.ReportAllocs()
 				created := goroutinesCreated()
+				user0, sys0, cpuOK := processCPU()
 				b.ResetTimer()
 				for b.Loop() {
 					if err := c.once(); err != nil {
@@ -146,6 +147,12 @@ func BenchmarkConnSetup(b *testing.B) {
 				b.StopTimer()
 				// Client and server both: the client's share is the same for both kinds.
 				b.ReportMetric(float64(goroutinesCreated()-created)/float64(b.N), "goroutines/op")
+				if user1, sys1, ok := processCPU(); ok && cpuOK {
+					// The CPU the process used per connection, against ns/op's
+					// wall time: tells a cost in CPU from one in waiting.
+					b.ReportMetric(float64((user1-user0).Microseconds())/float64(b.N), "user-µs/op")
+					b.ReportMetric(float64((sys1-sys0).Microseconds())/float64(b.N), "sys-µs/op")
+				}
 			})
 		}
 	}
