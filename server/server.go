@@ -245,6 +245,7 @@ func (s *Server) logf(hs *http.Server, format string, args ...any) {
 // then. (This split did not fix the idle stack growth it was first made for;
 // that was Conn.Read's frame: BENCHMARKS.md, Memory.)
 func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) {
+	presizeStack(0)
 	sup, hd, ctx, h := s.supervise(hs, nc, h, sawPreface)
 	if sup == nil {
 		return
