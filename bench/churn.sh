@@ -12,6 +12,8 @@
 #
 #   bench/churn.sh                 # 7 pairs, h2c and TLS
 #   PAIRS=9 BENCHTIME=2s bench/churn.sh
+#   PIN=1 bench/churn.sh          # the process on CPU 1 with GOMAXPROCS=1:
+#                                 # no spinning threads, CPU = wall time
 #
 # The client's work is in every number (same client for both), so the
 # ratio understates the server-side difference; bench/churn-profile.sh
@@ -22,13 +24,20 @@
 source "$(dirname "$0")/connlib.sh"
 PAIRS=${PAIRS:-7}
 BENCHTIME=${BENCHTIME:-1s}
+PIN=${PIN:-}
+pin=()
+cpu=()
+if [ -n "$PIN" ]; then
+	pin=(taskset -c 1)
+	cpu=(-test.cpu 1)
+fi
 
 machine
-echo "BenchmarkConnSetup, $PAIRS rounds of -benchtime $BENCHTIME; commit $(git rev-parse --short HEAD)"
+echo "BenchmarkConnSetup, $PAIRS rounds of -benchtime $BENCHTIME; commit $(git rev-parse --short HEAD)${PIN:+; pinned: CPU 1, GOMAXPROCS=1}"
 go test -c -o "$work/server.test" ./server
 one() { # KIND
 	wait_quiet
-	(cd server && "$work/server.test" -test.run '^$' -test.bench "BenchmarkConnSetup/.*/$1\$" -test.benchtime "$BENCHTIME") |
+	(cd server && "${pin[@]}" "$work/server.test" -test.run '^$' -test.bench "BenchmarkConnSetup/.*/$1\$" -test.benchtime "$BENCHTIME" "${cpu[@]}") |
 		tee -a "$work/bench.out"
 }
 for pair in $(seq "$PAIRS"); do
