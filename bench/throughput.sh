@@ -111,8 +111,10 @@ run() {
 		want=$(awk '/^requests:/{if ($10 + $12 + $14 == 0 && $8 > 0) print $8}' "$work/h2load.out")
 	fi
 	if [ -z "$rps" ] || [ "$ok" != "$want" ]; then
-		echo "h2load failed against $kind:" >&2
+		echo "h2load failed against $kind ($transport, pair $pair):" >&2
 		cat "$work/h2load.out" >&2
+		echo "the server's log (last 50 lines):" >&2
+		tail -n 50 "$work/$kind.err" >&2
 		return 1
 	fi
 	if [ -n "$RPS" ]; then
