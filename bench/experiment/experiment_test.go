@@ -185,3 +185,57 @@ func TestDrainOnceSupervised(t *testing.T) {
 		}
 	}
 }
+
+// TestPingAckedAfterGoAway: the recorder notes a client's PING ACK written
+// after it received a GOAWAY (what Counts.OpenedAfterGoAway rests on), and
+// neither a PING ACK written before the GOAWAY arrived nor a PING that is
+// not an ACK.
+func TestPingAckedAfterGoAway(t *testing.T) {
+	var goAway, ack, ping bytes.Buffer
+	http2.NewFramer(&goAway, nil).WriteGoAway(1<<31-1, http2.ErrCodeNo, nil)
+	ack.WriteString(http2.ClientPreface)
+	http2.NewFramer(&ack, nil).WritePing(true, [8]byte{1})
+	ping.WriteString(http2.ClientPreface)
+	http2.NewFramer(&ping, nil).WritePing(false, [8]byte{2})
+	for _, tc := range []struct {
+		name      string
+		first     string // "read": the client reads the GOAWAY first; "write": it writes first
+		write     []byte
+		wantAcked bool
+	}{
+		{"ACK after GOAWAY", "read", ack.Bytes(), true},
+		{"ACK before GOAWAY", "write", ack.Bytes(), false},
+		{"PING after GOAWAY", "read", ping.Bytes(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cli, srv := net.Pipe()
+			defer srv.Close()
+			rec := NewRecorder()
+			c := rec.Wrap(cli, ClientSide)
+			defer c.Close()
+			drained := make(chan error, 1)
+			go func() { _, err := io.Copy(io.Discard, srv); drained <- err }()
+			read := func() {
+				go srv.Write(goAway.Bytes())
+				if _, err := io.ReadFull(c, make([]byte, goAway.Len())); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.first == "read" {
+				read()
+			}
+			if _, err := c.Write(tc.write); err != nil {
+				t.Fatal(err)
+			}
+			if tc.first == "write" {
+				read()
+			}
+			if got := asRecConn(c).ackedAfterGoAway(); got != tc.wantAcked {
+				t.Errorf("ackedAfterGoAway = %v, want %v", got, tc.wantAcked)
+			}
+			if r := asRecConn(c).record(); r.GoAwaysRecv != 1 {
+				t.Errorf("the recorder saw %d GOAWAYs received, want 1", r.GoAwaysRecv)
+			}
+		})
+	}
+}

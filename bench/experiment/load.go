@@ -291,6 +291,9 @@ type Failure struct {
 	Post           bool
 	ListenerClosed bool
 	NotSent        bool
+	// OpenedAfterGoAway: the client wrote the request's HEADERS after it
+	// had taken in a GOAWAY on that connection (see Counts).
+	OpenedAfterGoAway bool
 	// Conns is how many connections the client handed the request to
 	// (more than one: it replayed it).
 	Conns int
@@ -305,6 +308,7 @@ const (
 	outcomeFailed
 	outcomeListenerClosed
 	outcomeNotSent
+	outcomeOpenedAfterGoAway
 )
 
 // request sends one request and counts its outcome.
@@ -316,6 +320,7 @@ func (l *Load) request(tr *http2.Transport, post bool) outcome {
 		conn    net.Conn
 		conns   int
 		wrote   bool
+		late    bool // the HEADERS were written after the connection's client took in a GOAWAY
 	)
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
@@ -324,18 +329,24 @@ func (l *Load) request(tr *http2.Transport, post bool) outcome {
 				conns++
 			}
 			conn = info.Conn
+			late = false // a new attempt
 			traceMu.Unlock()
 		},
 		WroteHeaders: func() {
 			traceMu.Lock()
 			wrote = true
+			// The client's PING ACK after a GOAWAY is on the wire already,
+			// so these HEADERS, encoded now, follow it.
+			if rc := asRecConn(conn); rc != nil && rc.ackedAfterGoAway() {
+				late = true
+			}
 			traceMu.Unlock()
 		},
 	})
 	err := l.roundTrip(ctx, tr, post)
 
 	traceMu.Lock()
-	c, nconns, sent := conn, conns, wrote
+	c, nconns, sent, afterGoAway := conn, conns, wrote, late
 	traceMu.Unlock()
 	replayed := nconns > 1
 	out := outcomeOK
@@ -345,12 +356,15 @@ func (l *Load) request(tr *http2.Transport, post bool) outcome {
 			out = outcomeListenerClosed
 		case c != nil && !sent:
 			out = outcomeNotSent
+		case afterGoAway:
+			out = outcomeOpenedAfterGoAway
 		default:
 			out = outcomeFailed
 		}
 		if l.cfg.OnFailure != nil {
 			f := Failure{At: time.Now(), Err: err, Cause: Classify(err), Post: post,
-				ListenerClosed: out == outcomeListenerClosed, NotSent: out == outcomeNotSent, Conns: nconns}
+				ListenerClosed: out == outcomeListenerClosed, NotSent: out == outcomeNotSent,
+				OpenedAfterGoAway: out == outcomeOpenedAfterGoAway, Conns: nconns}
 			if rc := asRecConn(c); rc != nil {
 				r := rc.record()
 				f.Conn = &r
@@ -381,6 +395,11 @@ func (l *Load) request(tr *http2.Transport, post bool) outcome {
 		cs.NotSent++
 		if cs.NotSentExample == "" {
 			cs.NotSentExample = err.Error()
+		}
+	case outcomeOpenedAfterGoAway:
+		cs.OpenedAfterGoAway++
+		if cs.OpenedAfterGoAwayExample == "" {
+			cs.OpenedAfterGoAwayExample = err.Error()
 		}
 	case outcomeFailed:
 		cs.Failed++

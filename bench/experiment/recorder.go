@@ -98,6 +98,11 @@ type ConnRecord struct {
 	// receiver of GOAWAY must not open streams; x/net's client can still
 	// write the HEADERS of a stream whose id it allocated just before.
 	StreamsSentAfterGoAway int
+	// PingAckedAfterGoAway is when this end first wrote a PING ACK after it
+	// had received a GOAWAY: zero if it never did. A client's read loop
+	// handles frames in order, so by then it had taken the GOAWAY in, and a
+	// stream it opens later breaks RFC 9113 §6.8.
+	PingAckedAfterGoAway time.Time
 	// StreamsReceivedAfterGoAway counts the streams whose HEADERS this end
 	// read after it had written its first GOAWAY: on the server's end, the
 	// streams that crossed the GOAWAY on the wire.
@@ -269,6 +274,14 @@ func (c *recConn) Close() error {
 	return err
 }
 
+// ackedAfterGoAway says whether this end has written a PING ACK after it
+// received a GOAWAY (ConnRecord.PingAckedAfterGoAway).
+func (c *recConn) ackedAfterGoAway() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.rec.PingAckedAfterGoAway.IsZero()
+}
+
 func (c *recConn) record() ConnRecord {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -331,6 +344,10 @@ func (c *recConn) frame(dir Direction, h http2.FrameHeader, payload []byte) {
 		}
 	case http2.FramePing, http2.FrameRSTStream:
 		keep = true
+		if h.Type == http2.FramePing && dir == Sent && h.Flags.Has(http2.FlagPingAck) &&
+			!r.FirstGoAwayRecv.IsZero() && r.PingAckedAfterGoAway.IsZero() {
+			r.PingAckedAfterGoAway = now
+		}
 	}
 	if !keep {
 		if h.Type == http2.FrameHeaders || h.Type == http2.FrameData && h.Flags.Has(http2.FlagDataEndStream) {
