@@ -201,7 +201,7 @@ func printTable(out io.Writer, o options, results []experiment.Result) {
 	for _, c := range experiment.Causes() {
 		fmt.Fprintf(tw, "%s\t", shortCause(c))
 	}
-	fmt.Fprint(tw, "|\tlistener closed\tnot sent\treplayed\t|\tabove GOAWAY\tcrossed GOAWAY\tconns\t")
+	fmt.Fprint(tw, "|\tlistener closed\tnot sent\topened after GOAWAY\treplayed\t|\tabove GOAWAY\tcrossed GOAWAY\tconns\t")
 	if o.exp == "drain" {
 		fmt.Fprint(tw, "drain p50\tdrain max\t")
 	}
@@ -220,7 +220,7 @@ func printTable(out io.Writer, o options, results []experiment.Result) {
 		if r.CrossedGoAway >= 0 {
 			crossed = fmt.Sprint(r.CrossedGoAway)
 		}
-		fmt.Fprintf(tw, "|\t%d\t%d\t%d\t|\t%d\t%s\t%d\t", c.ListenerClosed, c.NotSent, c.Replayed, r.AboveGoAway, crossed, r.Conns)
+		fmt.Fprintf(tw, "|\t%d\t%d\t%d\t%d\t|\t%d\t%s\t%d\t", c.ListenerClosed, c.NotSent, c.OpenedAfterGoAway, c.Replayed, r.AboveGoAway, crossed, r.Conns)
 		if o.exp == "drain" {
 			var maxD time.Duration
 			if n := len(r.Shutdown); n > 0 {
@@ -233,7 +233,8 @@ func printTable(out io.Writer, o options, results []experiment.Result) {
 	tw.Flush()
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "failed: requests without their 200 \"ok\", by cause; not counted as failures: listener closed (never reached a server after")
-	fmt.Fprintln(out, "the shutdown closed the listener) and not sent (the client failed them without writing their HEADERS).")
+	fmt.Fprintln(out, "the shutdown closed the listener), not sent (the client failed them without writing their HEADERS) and opened after")
+	fmt.Fprintln(out, "GOAWAY (the client wrote their HEADERS after it had taken in a GOAWAY on the connection: RFC 9113 6.8 forbids it).")
 	fmt.Fprintln(out, "above GOAWAY: streams the client sent above a GOAWAY's last-stream-id (never processed; the client replays GETs).")
 	fmt.Fprintln(out, "crossed GOAWAY: streams whose HEADERS reached the server after its first GOAWAY (h2c only, recorded server-side).")
 	for _, r := range results {
@@ -244,6 +245,9 @@ func printTable(out io.Writer, o options, results []experiment.Result) {
 		}
 		if ex := r.Counts.NotSentExample; ex != "" {
 			fmt.Fprintf(out, "  %v, not sent: %s\n", name(r.Kind), ex)
+		}
+		if ex := r.Counts.OpenedAfterGoAwayExample; ex != "" {
+			fmt.Fprintf(out, "  %v, opened after GOAWAY: %s\n", name(r.Kind), ex)
 		}
 	}
 }
