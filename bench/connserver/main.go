@@ -5,13 +5,17 @@
 //
 //	connserver -kind stock|h2lifecycle [-addr 127.0.0.1:0] [-memprofilerate N]
 //	           [-metrics=false] [-drainprofile FILE] [-pipe]
+//	           [-tls-cert FILE -tls-key FILE]
 //
 // -metrics=false serves h2lifecycle without a lifecycle.Metrics: nothing is
 // built at a close (as for a user who neither logs nor records), and the
 // drain result has no phases. -drainprofile writes a CPU profile of each
 // drain, from its start until the last connection closed. -pipe serves
 // in-memory connections (net.Pipe) instead of TCP, opened by the "open"
-// command: no descriptor per connection (bench/memory's PIPE=1).
+// command: no descriptor per connection (bench/memory's PIPE=1). With
+// -tls-cert and -tls-key it serves TLS (h2 by ALPN) instead of h2c: one
+// binary for both kinds, to compare them over TLS without comparing two
+// programs.
 //
 // It prints "listening on HOST:PORT", then reads one command per line on
 // stdin and answers each with one JSON line on stdout:
@@ -38,6 +42,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -71,6 +76,8 @@ func main() {
 	metrics := flag.Bool("metrics", true, "h2lifecycle: record every connection's report (the drain phases)")
 	drainProfile := flag.String("drainprofile", "", "write a CPU profile of each drain to this file")
 	pipe := flag.Bool("pipe", false, "serve in-memory connections made by the open command, not TCP")
+	certFile := flag.String("tls-cert", "", "serve TLS with this certificate (PEM), with -tls-key")
+	keyFile := flag.String("tls-key", "", "the key of -tls-cert (PEM)")
 	flag.Parse()
 	if *rate > 0 {
 		runtime.MemProfileRate = *rate
@@ -82,6 +89,16 @@ func main() {
 	s := &srv{kind: *kind, began: make(chan struct{}, 1), metrics: *metrics, profile: *drainProfile}
 	if *pipe {
 		s.pipe = newPipeListener()
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		log.Fatal("-tls-cert and -tls-key go together")
+	}
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
 	if err := s.start(*addr); err != nil {
 		log.Fatal(err)
@@ -139,6 +156,7 @@ type srv struct {
 	metrics  bool          // -metrics
 	profile  string        // -drainprofile
 	pipe     *pipeListener // -pipe; nil: TCP
+	tls      *tls.Config   // -tls-cert; nil: h2c
 	hs       *http.Server
 	h2       *server.Server
 	inflight atomic.Int64
@@ -158,11 +176,13 @@ func (s *srv) start(addr string) error {
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
+	p.SetHTTP2(s.tls != nil)
 	s.hs = &http.Server{
 		Handler:   http.HandlerFunc(s.handle),
 		Protocols: &p,
 		ConnState: s.connState,
 		ErrorLog:  log.New(io.Discard, "", 0),
+		TLSConfig: s.tls, // ConfigureServer and Wrap add "h2" to its NextProtos
 	}
 	switch s.kind {
 	case "stock":
@@ -189,6 +209,10 @@ func (s *srv) start(addr string) error {
 		}
 	}
 	fmt.Printf("listening on %s\n", ln.Addr())
+	if s.tls != nil {
+		go s.hs.ServeTLS(ln, "", "")
+		return nil
+	}
 	go s.hs.Serve(ln)
 	return nil
 }
