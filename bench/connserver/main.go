@@ -93,6 +93,9 @@ func main() {
 	if (*certFile == "") != (*keyFile == "") {
 		log.Fatal("-tls-cert and -tls-key go together")
 	}
+	if *pipe && *certFile != "" {
+		log.Fatal("-pipe opens h2c connections: it does not go with -tls-cert")
+	}
 	if *certFile != "" {
 		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
 		if err != nil {

@@ -213,8 +213,7 @@ func TestPingAckedAfterGoAway(t *testing.T) {
 			rec := NewRecorder()
 			c := rec.Wrap(cli, ClientSide)
 			defer c.Close()
-			drained := make(chan error, 1)
-			go func() { _, err := io.Copy(io.Discard, srv); drained <- err }()
+			go io.Copy(io.Discard, srv) // ends when srv closes
 			read := func() {
 				go srv.Write(goAway.Bytes())
 				if _, err := io.ReadFull(c, make([]byte, goAway.Len())); err != nil {

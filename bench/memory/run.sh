@@ -45,10 +45,6 @@ for pair in $(seq "$PAIRS"); do
 		if [ "$PIPE" = 1 ]; then
 			opened=$(srv_cmd "open $N")
 			grep -q '"ok"' <<<"$opened" || { echo "open $N: $opened" >&2; exit 1; }
-			sleep 2
-			loaded=$(srv_cmd stats)
-			[ -n "$PROFILE" ] && srv_cmd "heap $PROFILE/heap-$kind-$(go env GOVERSION).pprof" >/dev/null
-			srv_stop
 		else
 			rm -f "$work/cli.out" "$work/cli.err"
 			"$work/idleclient" -addr "$srv_addr" -n "$N" -timeout 5m >"$work/cli.out" 2>"$work/cli.err" &
@@ -60,16 +56,18 @@ for pair in $(seq "$PAIRS"); do
 				sleep 0.1
 			done
 			grep -q '^ready' "$work/cli.out" || { echo "client not ready after 120s" >&2; exit 1; }
-			sleep 2
-			loaded=$(srv_cmd stats)
-			if [ -n "$PROFILE" ]; then
-				srv_cmd "heap $PROFILE/heap-$kind-$(go env GOVERSION).pprof" >/dev/null
-				srv_cmd "goroutines $PROFILE/goroutines-$kind-$(go env GOVERSION).txt" >/dev/null
 		fi
-		kill -TERM "$cli_pid"
-		wait "$cli_pid" || true
+		sleep 2
+		loaded=$(srv_cmd stats)
+		if [ -n "$PROFILE" ]; then
+			srv_cmd "heap $PROFILE/heap-$kind-$(go env GOVERSION).pprof" >/dev/null
+			srv_cmd "goroutines $PROFILE/goroutines-$kind-$(go env GOVERSION).txt" >/dev/null
+		fi
+		if [ "$PIPE" != 1 ]; then
+			kill -TERM "$cli_pid"
+			wait "$cli_pid" || true
+		fi
 		srv_stop
-		fi
 		conns=$(json conns <<<"$loaded")
 		row=$(awk -v n="$conns" -v k="$kind" \
 			-v h0="$(json heap_inuse <<<"$empty")" -v h1="$(json heap_inuse <<<"$loaded")" \
