@@ -132,5 +132,12 @@ func TestIdleRace(t *testing.T) {
 			t.Fatal(err)
 		}
 		logResult(t, "idle race", stock)
+		// The stock server sends no PING with its GOAWAY, so its clients
+		// write no PING ACK after one: the OpenedAfterGoAway exception
+		// (experiment.Counts) must never excuse one of its failures.
+		if stock.Counts.OpenedAfterGoAway != 0 {
+			t.Errorf("stock: %d failed requests counted as opened after GOAWAY, want 0: the rule excused stock's losses",
+				stock.Counts.OpenedAfterGoAway)
+		}
 	})
 }
