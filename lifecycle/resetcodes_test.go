@@ -30,10 +30,11 @@ func TestStreamIDOf(t *testing.T) {
 		}
 		io.WriteString(w, strconv.Itoa(int(id)))
 	})
+	h2 := newH2Server(t)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		(&http2.Server{}).ServeConn(srv, &http2.ServeConnOpts{Handler: h})
+		h2.ServeConn(srv, &http2.ServeConnOpts{Handler: h})
 	}()
 	tr := &http2.Transport{AllowHTTP: true}
 	cc, err := tr.NewClientConn(cli)

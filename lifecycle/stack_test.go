@@ -147,7 +147,7 @@ func flushDepth(t *testing.T) uintptr {
 	}
 	defer s.Close()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	go (&http2.Server{}).ServeConn(s.Conn(), &http2.ServeConnOpts{Handler: s.Handler(h)})
+	go newH2Server(t).ServeConn(s.Conn(), &http2.ServeConnOpts{Handler: s.Handler(h)})
 	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(context.Context, string, string, *tls.Config) (net.Conn, error) {
 		return cs, nil
 	}}
