@@ -193,6 +193,12 @@ func (b *diffBuilder) stream(a byte) uint32 {
 	return uint32(a-sFixed)*2 + 1
 }
 
+// receivedID is the stream id a server reads from a frame header carrying
+// id: the reserved high bit is ignored on receipt (RFC 9113 §4.1), so
+// 2^31+1 on the wire is stream 1. The program writes ids with that bit set
+// too (sFixed past 2^30); its handlers run under the id the server read.
+func receivedID(id uint32) uint32 { return id &^ (1 << 31) }
+
 // requestBlock encodes a request carrying tag as its :path, with a fresh
 // HPACK encoder: every block stands alone, so that a block one server
 // discarded does not change how the next decodes.
@@ -258,7 +264,7 @@ func (b *diffBuilder) compile(i int, op [4]byte) diffStep {
 		default:
 			block = b.requestBlock(tag, c&diffHCPost != 0, c&diffHCTrailers != 0)
 			if c&diffHCTrailers == 0 {
-				b.tags[tag] = id
+				b.tags[tag] = receivedID(id)
 			}
 		}
 		frags := int(c&3) + 1
@@ -330,7 +336,7 @@ func (b *diffBuilder) compile(i int, op [4]byte) diffStep {
 		case x&2 != 0:
 			tag := diffTag(i, 0)
 			payload = b.requestBlock(tag, false, false)
-			b.tags[tag] = id
+			b.tags[tag] = receivedID(id)
 		case b.pending != nil:
 			payload, b.pending = b.pending, nil
 		default:
