@@ -14,6 +14,9 @@
 #   PAIRS=9 BENCHTIME=2s bench/churn.sh
 #   PIN=1 bench/churn.sh          # the process on CPU 1 with GOMAXPROCS=1:
 #                                 # no spinning threads, CPU = wall time
+#   AA=1 bench/churn.sh           # stock in both columns (the h2lc column's runs are
+#                                 # stock's, relabelled): the ratios' spread when
+#                                 # nothing differs, the noise floor of PAIRS pairs
 #
 # The client's work is in every number (same client for both), so the
 # ratio understates the server-side difference; bench/churn-profile.sh
@@ -25,6 +28,7 @@ source "$(dirname "$0")/connlib.sh"
 PAIRS=${PAIRS:-7}
 BENCHTIME=${BENCHTIME:-1s}
 PIN=${PIN:-}
+AA=${AA:-}
 pin=()
 cpu=()
 if [ -n "$PIN" ]; then
@@ -33,12 +37,18 @@ if [ -n "$PIN" ]; then
 fi
 
 machine
-echo "BenchmarkConnSetup, $PAIRS rounds of -benchtime $BENCHTIME; commit $(git rev-parse --short HEAD)${PIN:+; pinned: CPU 1, GOMAXPROCS=1}"
+echo "BenchmarkConnSetup, $PAIRS rounds of -benchtime $BENCHTIME; commit $(git rev-parse --short HEAD)${PIN:+; pinned: CPU 1, GOMAXPROCS=1}${AA:+; AA=1: stock in both columns}"
 go test -c -o "$work/server.test" ./server
 one() { # KIND
+	local bench=$1
+	local -a relabel=(cat)
+	if [ -n "$AA" ] && [ "$1" = h2lifecycle ]; then
+		bench=stock
+		relabel=(sed 's|^\(BenchmarkConnSetup/[^/]*\)/stock|\1/h2lifecycle|')
+	fi
 	wait_quiet
-	(cd server && "${pin[@]}" "$work/server.test" -test.run '^$' -test.bench "BenchmarkConnSetup/.*/$1\$" -test.benchtime "$BENCHTIME" "${cpu[@]}") |
-		tee -a "$work/bench.out"
+	(cd server && "${pin[@]}" "$work/server.test" -test.run '^$' -test.bench "BenchmarkConnSetup/.*/$bench\$" -test.benchtime "$BENCHTIME" "${cpu[@]}") |
+		"${relabel[@]}" | tee -a "$work/bench.out"
 }
 for pair in $(seq "$PAIRS"); do
 	if [ $((pair % 2)) = 1 ]; then

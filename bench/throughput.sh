@@ -21,6 +21,13 @@
 #                                          # the "stock" column is examples/server built at
 #                                          # that commit (a detached worktree in the temporary
 #                                          # directory), to tell a regression from the machine
+#   ONE_BINARY=1 bench/throughput.sh       # both columns served by one program, bench/connserver
+#                                          # (-kind stock|h2lifecycle -metrics=false), instead
+#                                          # of two: no difference but the kind (not with
+#                                          # SERVER_ARGS, PROFILE or BASELINE)
+#   AA=1 bench/throughput.sh               # the stock server in both columns: the ratios'
+#                                          # spread when nothing differs, the noise floor
+#                                          # a median of PAIRS pairs can resolve
 #   PROFILE=dir bench/throughput.sh        # a CPU profile of every server run into dir, and
 #                                          # the tap's share of h2lifecycle's CPU: flat (its own
 #                                          # code) and cumulative (its frames on the stack, the
@@ -62,8 +69,17 @@ if ! command -v h2load >/dev/null; then
 	apt-get install -y nghttp2-client >/dev/null || { apt-get update >/dev/null && apt-get install -y nghttp2-client >/dev/null; }
 fi
 
+ONE_BINARY=${ONE_BINARY:-}
+AA=${AA:-}
+if [ -n "$ONE_BINARY" ] && { [ ${#SERVER_ARGS[@]} -gt 0 ] || [ -n "$PROFILE" ] || [ -n "${BASELINE:-}" ]; }; then
+	echo "ONE_BINARY=1 serves bench/connserver: it takes no SERVER_ARGS, PROFILE or BASELINE" >&2
+	exit 2
+fi
 BASELINE=${BASELINE:-}
-if [ -n "$BASELINE" ]; then
+if [ -n "$ONE_BINARY" ]; then
+	go build -o "$work/connserver" ./bench/connserver
+	echo "one binary: both columns are bench/connserver (-kind stock|h2lifecycle -metrics=false)"
+elif [ -n "$BASELINE" ]; then
 	git worktree add --quiet --detach "$work/baseline" "$BASELINE"
 	trap 'git worktree remove --force "$work/baseline" 2>/dev/null || git worktree prune; cleanup' EXIT
 	(cd "$work/baseline" && go build -o "$work/stock" ./examples/server)
@@ -71,7 +87,8 @@ if [ -n "$BASELINE" ]; then
 else
 	go build -o "$work/stock" ./bench/h2spec/stock
 fi
-go build -o "$work/h2lifecycle" ./examples/server
+[ -z "$ONE_BINARY" ] && go build -o "$work/h2lifecycle" ./examples/server
+[ -n "$AA" ] && echo "AA=1: the stock server in both columns (the column still says h2lc)"
 (cd "$work" && go run "$(go env GOROOT)/src/crypto/tls/generate_cert.go" \
 	--host 127.0.0.1 --ecdsa-curve P256 --duration 24h >/dev/null 2>&1)
 
@@ -93,14 +110,27 @@ run() {
 	fi
 	out=$work/$kind.out
 	rm -f "$out"
-	"${srv_pin[@]}" "$work/$kind" "${args[@]}" >"$out" 2>"$work/$kind.err" &
-	pid=$!
+	local serve=("$work/$kind")
+	[ -n "$AA" ] && serve=("$work/stock")
+	if [ -n "$ONE_BINARY" ]; then
+		serve=("$work/connserver" -kind "$kind" -metrics=false)
+		[ -n "$AA" ] && serve=("$work/connserver" -kind stock -metrics=false)
+		# connserver exits at the end of its stdin: a FIFO held open until the run ends.
+		rm -f "$work/srv.in" && mkfifo "$work/srv.in"
+		"${srv_pin[@]}" "${serve[@]}" "${args[@]}" <"$work/srv.in" >"$out" 2>"$work/$kind.err" &
+		pid=$!
+		exec 4>"$work/srv.in"
+	else
+		"${srv_pin[@]}" "${serve[@]}" "${args[@]}" >"$out" 2>"$work/$kind.err" &
+		pid=$!
+	fi
 	started_pids+=("$pid")
 	addr=$(await_listening "$out" "$work/$kind.err" "$kind")
 	timeout 60 "${h2load_pin[@]}" h2load -n 10000 -c 8 -m 32 "$scheme://$addr/" >/dev/null
 	timeout 300 "${h2load_pin[@]}" h2load "${H2LOAD_ARGS[@]}" "$scheme://$addr/" >"$work/h2load.out" 2>&1 || true
 	kill -TERM "$pid"
 	wait "$pid" 2>/dev/null || true
+	[ -n "$ONE_BINARY" ] && exec 4>&-
 	local rps ok
 	rps=$(awk '/^finished in/{gsub(",", "", $4); print $4}' "$work/h2load.out")
 	ok=$(awk '/^requests:/{print $8}' "$work/h2load.out")
