@@ -189,6 +189,9 @@ func (s *Supervisor) updateBusy(now time.Duration) drain.Action {
 		now = s.since()
 	}
 	act := s.dr.seq.Handle(ev, s.at(now))
+	if !busy && s.conn.splice() == spliceWanted {
+		s.ownFinal(now) // the client said nothing the GOAWAY could be spliced before
+	}
 	s.rearm(now)
 	return act
 }
@@ -291,7 +294,11 @@ func (s *Supervisor) run(act drain.Action) {
 	}
 	if act&drain.FinalGoAway != 0 {
 		s.debug("http2 drain: final GOAWAY requested", zap.String("reason", string(reason)))
-		s.conn.afterDelivered(s.goAway) // once the server has taken in every stream the tap gave it
+		if s.goAway != nil {
+			s.conn.afterDelivered(s.goAway) // once the server has taken in every stream the tap gave it
+		} else {
+			s.spliceFinal() // the server takes in every stream the tap gave it before the GOAWAY
+		}
 	}
 	if act&drain.HalfClose != 0 {
 		s.debug("http2 connection: FIN after the last GOAWAY", zap.String("reason", string(reason)))

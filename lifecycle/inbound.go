@@ -14,7 +14,10 @@ func (c *conn) Read(p []byte) (int, error) {
 	if c.behind.Load() {
 		c.caughtUp()
 	}
-	if c.pend != nil || c.cut.Load() {
+	if c.inState.Load() == spliceWanted {
+		c.trySplice() // the server asks for its next frame: the GOAWAY can come first
+	}
+	if c.pend != nil || c.isCut() {
 		return c.readSlow(p)
 	}
 	c.rbuf = p
@@ -56,7 +59,7 @@ func (c *conn) readSlow(p []byte) (int, error) {
 		var err error
 		h := c.pend
 		switch {
-		case c.cut.Load():
+		case c.isCut():
 			c.pend = nil
 			return c.swallow(p)
 		case h == nil || (len(h.inject) == 0 && len(h.held) == 0 && h.need == 0 && h.heldErr == nil):
@@ -176,12 +179,15 @@ func (c *conn) observe(p []byte, n int, err error) (int, error) {
 		if c.inFrame(c.in.Last())&vCut != 0 {
 			// Our error GOAWAY is decided: the server must not take in
 			// this stream, nor anything after it.
-			c.cut.Store(true)
+			c.setCut()
 			c.pend = nil
 			return start, err
 		}
 	}
 	c.trackHeaderBlock()
+	if c.inState.Load() == spliceWanted {
+		c.trySplice() // after the last frame of this read, if it ended one
+	}
 	if c.pend != nil {
 		c.releaseHeld()
 	}
@@ -284,6 +290,7 @@ func (c *conn) inFrame(f *frame.Frame) verdict {
 		if f.StreamID != 0 || f.Length < 8 {
 			return 0 // a connection error the server will answer (RFC 9113 §6.8)
 		}
+		c.peerGoAway()
 		c.report(event{kind: evClientGoAway})
 	}
 	return 0

@@ -291,7 +291,7 @@ type abortFrames struct {
 // the server has written meanwhile (RFC 9113 §6.8). The inbound side is
 // cut at once: nothing the client sends from now on reaches the server.
 func (c *conn) postAbort(a *abortFrames) {
-	c.cut.Store(true)
+	c.setCut()
 	c.abort.Store(a)
 	c.wantShut.Store(true)
 	c.gen.Add(1)

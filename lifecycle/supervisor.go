@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"crypto/tls"
-	"errors"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -22,9 +21,13 @@ type Config struct {
 	Policy idle.Policy
 	Drain  drain.Config
 
-	// GoAway makes the HTTP/2 server serving the connection send GOAWAY with
-	// the last stream it processed and refuse the streams above it: the
-	// second phase of the drain. It must not block. Required.
+	// GoAway, if set, makes the HTTP/2 server serving the connection send
+	// GOAWAY with the last stream it processed and refuse the streams above
+	// it: the second phase of the drain. It must not block. Without it (the
+	// usual way), the tap gives the server a client GOAWAY between two of
+	// the client's frames, on which x/net's and net/http's servers do the
+	// same for this connection alone (splice.go): the connection can be
+	// served by an HTTP/2 server shared with others.
 	GoAway func()
 
 	// SawClientPreface says the client preface was consumed before the
@@ -48,14 +51,8 @@ type Config struct {
 	AdvertiseMaxStreams uint32
 }
 
-// ErrNoGoAway is returned by New when Config.GoAway is nil.
-var ErrNoGoAway = errors.New("lifecycle: Config.GoAway is required")
-
 // Validate reports the first setting that is out of range.
 func (c Config) Validate() error {
-	if c.GoAway == nil {
-		return ErrNoGoAway
-	}
 	return settings{c.Policy, c.Drain}.validate()
 }
 
@@ -72,7 +69,7 @@ type Supervisor struct {
 	// Set by New, then read-only.
 	conn    conn
 	set     *settings // shared with the server's other connections
-	goAway  func()    // Config.GoAway
+	goAway  func()    // Config.GoAway; nil: the splice (splice.go)
 	id      uint64    // Config.ID
 	options           // log, clock, metrics
 	created time.Time
@@ -117,9 +114,6 @@ type Supervisor struct {
 // New supervises nc. Serve the connection returned by [Supervisor.Conn],
 // never nc itself.
 func New(nc net.Conn, cfg Config, opts ...Option) (*Supervisor, error) {
-	if cfg.GoAway == nil {
-		return nil, ErrNoGoAway
-	}
 	set, err := intern(settings{cfg.Policy, cfg.Drain})
 	if err != nil {
 		return nil, err

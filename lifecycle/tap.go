@@ -26,13 +26,15 @@ import (
 // stream the tap refused says REFUSED_STREAM where the stock server would
 // (resetcodes.go).
 //
-// Inbound it changes the client's bytes in two ways only: a HEADERS frame
+// Inbound it changes the client's bytes in three ways only: a HEADERS frame
 // that opens a stream over the advertised limit is rewritten so that the
-// server refuses the stream itself (limit.go); and once its owner has ended
-// the connection with an error GOAWAY of ours, the tap gives the server
-// nothing more (RFC 9113 §6.8: streams above that GOAWAY's last-stream-id
-// are not processed), as the stock server discards every frame after its
-// own error GOAWAY.
+// server refuses the stream itself (limit.go); without a Config.GoAway, the
+// final GOAWAY of a drain is asked of the server by a client GOAWAY the tap
+// inserts between two of the client's frames (splice.go); and once its
+// owner has ended the connection with a GOAWAY of ours, the tap gives the
+// server nothing more (RFC 9113 §6.8: streams above that GOAWAY's
+// last-stream-id are not processed), as the stock server discards every
+// frame after its own error GOAWAY.
 type conn struct {
 	nc  net.Conn    // the accepted connection: *tls.Conn, or TCP for h2c
 	own *Supervisor // the owner (events.go); concrete, so that no event escapes to the heap
@@ -52,7 +54,7 @@ type conn struct {
 	pend     *pending // what the tap holds for the server, and a rewrite under way; nil if neither
 	rbuf     []byte   // Read's buffer, kept here rather than live on Read's frame
 
-	cut      atomic.Bool            // give the server nothing more (our error GOAWAY)
+	inState  atomic.Uint32          // inCut, and the spliced client GOAWAY's progress (splice.go)
 	behind   atomic.Bool            // the server may not have taken in the last stream given to it
 	onCaught atomic.Pointer[func()] // to run once it has (afterDelivered)
 	unacked  atomic.Int32           // the server's SETTINGS frames the client has not ACKed, its first included

@@ -1,0 +1,267 @@
+package lifecycle
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/h2lifecycle/h2lifecycle/drain"
+	"github.com/h2lifecycle/h2lifecycle/internal/h2test"
+)
+
+// spliceRig is one connection served by a real HTTP/2 server under a
+// supervisor without Config.GoAway (the splice), with a raw-frame client.
+type spliceRig struct {
+	t       *testing.T
+	sup     *Supervisor
+	cl      *h2test.Client
+	served  chan struct{} // ServeConn returned
+	release chan struct{} // closing it lets /slow return
+	started chan string   // the path of every handler that starts
+
+	mu  sync.Mutex
+	ran []string
+}
+
+func newSpliceRig(t *testing.T, d drain.Config) *spliceRig {
+	cli, srv := h2test.Pipe()
+	sup, err := New(srv, Config{Drain: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &spliceRig{t: t, sup: sup, served: make(chan struct{}), release: make(chan struct{}), started: make(chan string, 16)}
+	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.ran = append(r.ran, req.URL.Path)
+		r.mu.Unlock()
+		r.started <- req.URL.Path
+		if req.URL.Path == "/slow" {
+			<-r.release
+		}
+		io.WriteString(w, "ok")
+	})
+	h2 := newH2Server(t)
+	go func() {
+		defer close(r.served)
+		h2.ServeConn(sup.Conn(), &http2.ServeConnOpts{Handler: sup.Handler(h)})
+	}()
+	r.cl = h2test.NewClient(t, cli)
+	r.cl.Handshake()
+	return r
+}
+
+// handlers returns the paths of the handlers that ran.
+func (r *spliceRig) handlers() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.ran...)
+}
+
+// goAways reads until the connection ends and returns the last-stream-ids
+// of the GOAWAYs read, failing on any error code.
+func (r *spliceRig) goAways() []uint32 {
+	r.t.Helper()
+	var last []uint32
+	for range 1000 {
+		f, err := r.cl.ReadFrame()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				r.t.Fatalf("reading to the end: %v", err)
+			}
+			return last
+		}
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			if f.ErrCode != http2.ErrCodeNo {
+				r.t.Fatalf("GOAWAY with %v", f.ErrCode)
+			}
+			last = append(last, f.LastStreamID)
+		case *http2.PingFrame:
+			if !f.IsAck() && r.cl.AutoAck {
+				r.cl.WritePingAck(f.Data)
+			}
+		}
+	}
+	r.t.Fatal("the connection did not end")
+	return nil
+}
+
+// readNotice reads GOAWAY(2^31-1) and the PING after it, and returns the
+// PING's data.
+func (r *spliceRig) readNotice() [8]byte {
+	r.t.Helper()
+	f, err := r.cl.ReadUntil(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok })
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if g := f.(*http2.GoAwayFrame); g.LastStreamID != 1<<31-1 {
+		r.t.Fatalf("first GOAWAY names stream %d", g.LastStreamID)
+	}
+	f, err = r.cl.ReadFrame()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	p, ok := f.(*http2.PingFrame)
+	if !ok || p.IsAck() {
+		r.t.Fatalf("after the notice GOAWAY: %v", h2test.Summarize(f))
+	}
+	return p.Data
+}
+
+// end closes the client and waits for the server to be done.
+func (r *spliceRig) end() {
+	r.cl.Conn.Close()
+	<-r.served
+	<-r.sup.Done()
+}
+
+// TestSpliceIdle: an idle connection's drain ends with a GOAWAY of the
+// supervisor's own, naming no stream, and our FIN: the client, silent
+// after its ACK, gives the tap no frame boundary to splice at, and nothing
+// is in flight to wait for.
+func TestSpliceIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newSpliceRig(t, drain.Config{})
+		r.cl.AutoAck = false
+		r.sup.Drain(ReasonShutdown, time.Minute)
+		data := r.readNotice()
+		r.cl.WritePingAck(data)
+		start := time.Now()
+		if got := r.goAways(); len(got) != 1 || got[0] != 0 {
+			t.Fatalf("GOAWAYs after the notice: %v; want one, of stream 0", got)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("the connection ended %v after the ACK", d) // fake time: the settle, 20 ms
+		}
+		if st := r.sup.conn.splice(); st != spliceOwn {
+			t.Errorf("splice state %d, want %d (ours)", st, spliceOwn)
+		}
+		r.end()
+		if rep := r.sup.Report(); !rep.Drained || rep.Aborted || rep.Reason != ReasonShutdown {
+			t.Errorf("report: drained %v, aborted %v, reason %q", rep.Drained, rep.Aborted, rep.Reason)
+		}
+	})
+}
+
+// TestSpliceSilentInFlight: a stream in flight and a client that says
+// nothing after its ACK: the final GOAWAY waits for the stream, then is
+// ours and names it.
+func TestSpliceSilentInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newSpliceRig(t, drain.Config{})
+		r.cl.AutoAck = false
+		r.cl.WriteHeaders(1, true, ":path", "/slow")
+		<-r.started
+		r.sup.Drain(ReasonShutdown, time.Minute)
+		r.cl.WritePingAck(r.readNotice())
+		h2test.Advance(time.Second) // fake time: well past the settle
+		synctest.Wait()
+		if st := r.sup.conn.splice(); st != spliceWanted {
+			t.Fatalf("splice state %d with a stream in flight, want %d (waiting)", st, spliceWanted)
+		}
+		close(r.release)
+		if got := r.goAways(); len(got) != 1 || got[0] != 1 {
+			t.Fatalf("GOAWAYs after the notice: %v; want one, of stream 1", got)
+		}
+		if st := r.sup.conn.splice(); st != spliceOwn {
+			t.Errorf("splice state %d, want %d (ours)", st, spliceOwn)
+		}
+		r.end()
+	})
+}
+
+// TestSpliceInFlight: a stream in flight and a client that goes on
+// talking: the tap splices the client GOAWAY before the client's next
+// frame, and the server answers with its own GOAWAY naming the stream; a
+// request after that is not processed.
+func TestSpliceInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newSpliceRig(t, drain.Config{})
+		r.cl.AutoAck = false
+		r.cl.WriteHeaders(1, true, ":path", "/slow")
+		<-r.started
+		r.sup.Drain(ReasonShutdown, time.Minute)
+		r.cl.WritePingAck(r.readNotice())
+		h2test.Advance(time.Second)
+		synctest.Wait()
+		r.cl.WriteWindowUpdate(0, 1) // a frame to splice before
+		f, err := r.cl.ReadUntil(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := f.(*http2.GoAwayFrame); g.LastStreamID != 1 || g.ErrCode != http2.ErrCodeNo {
+			t.Fatalf("the server's GOAWAY: stream %d, %v; want 1, NO_ERROR", g.LastStreamID, g.ErrCode)
+		}
+		if st := r.sup.conn.splice(); st != spliceIn {
+			t.Fatalf("splice state %d, want %d (given to the server)", st, spliceIn)
+		}
+		r.cl.WriteHeaders(3, true, ":path", "/late")
+		synctest.Wait()
+		close(r.release)
+		if got := r.goAways(); len(got) != 0 {
+			t.Fatalf("more GOAWAYs after the server's: %v", got)
+		}
+		r.end()
+		if got := r.handlers(); len(got) != 1 || got[0] != "/slow" {
+			t.Fatalf("handlers that ran: %v; want only /slow", got)
+		}
+	})
+}
+
+// TestSpliceHeaderBlockOpen: a client holding a header block open gives
+// no frame boundary and cannot ACK; at the ping timeout nothing is in
+// flight, so the connection ends at once with our GOAWAY naming the last
+// stream processed, not the block's, and the block's end, sent later, runs
+// no handler (FuzzDifferential seed 1971a805fabdafb2 found the grace
+// waited for instead).
+func TestSpliceHeaderBlockOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newSpliceRig(t, drain.Config{PingTimeout: 100 * time.Millisecond})
+		r.cl.AutoAck = false
+		r.cl.WriteHeaders(1, true, ":path", "/quick")
+		<-r.started
+		r.sup.Drain(ReasonShutdown, time.Minute)
+		r.readNotice()
+		block := r.cl.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/late")
+		if err := r.cl.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block[:1], EndStream: true}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		got := r.goAways()
+		if len(got) != 1 || got[0] != 1 {
+			t.Fatalf("GOAWAYs after the notice: %v; want one, of stream 1", got)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("the connection ended %v after the open block", d) // fake time: the ping timeout
+		}
+		r.cl.Framer.WriteContinuation(3, true, block[1:]) // the server is given nothing more
+		synctest.Wait()
+		r.end()
+		if got := r.handlers(); len(got) != 1 || got[0] != "/quick" {
+			t.Fatalf("handlers that ran: %v; want only /quick", got)
+		}
+	})
+}
+
+// TestSplicePeerGoAway: the client's own GOAWAY makes the server drain; the
+// tap splices nothing more.
+func TestSplicePeerGoAway(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newSpliceRig(t, drain.Config{})
+		r.cl.AutoAck = false
+		r.sup.Drain(ReasonShutdown, time.Minute)
+		r.readNotice()
+		r.cl.WriteGoAway(0, http2.ErrCodeNo, nil)
+		r.goAways()
+		if st := r.sup.conn.splice(); st != splicePeer {
+			t.Errorf("splice state %d, want %d (the peer's GOAWAY)", st, splicePeer)
+		}
+		r.end()
+	})
+}
