@@ -12,8 +12,9 @@
 // been idle too long, ...), the supervisor drains it in two phases (package
 // drain): the tap inserts GOAWAY(2^31-1)+PING between two of the server's
 // frames, at a point where that is legal; when the PING ACK comes back (or a
-// timeout passes) the server is asked, through a per-connection handle, to
-// send GOAWAY with the last stream it really processed; the streams in flight
+// timeout passes) the server is asked, by a client GOAWAY the tap gives it
+// between two of the client's frames (or Config.GoAway), to send GOAWAY with
+// the last stream it really processed; the streams in flight
 // finish, up to a grace deadline; then the supervisor shuts its side down
 // without resetting the peer, waits briefly for the peer's FIN, and closes.
 //

@@ -14,7 +14,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	if c.behind.Load() {
 		c.caughtUp()
 	}
-	if c.inState.Load() == spliceWanted {
+	if c.spliceDue() {
 		c.trySplice() // the server asks for its next frame: the GOAWAY can come first
 	}
 	if c.pend != nil || c.isCut() {
@@ -57,6 +57,9 @@ func (c *conn) readSlow(p []byte) (int, error) {
 	for {
 		var n int
 		var err error
+		if c.spliceDue() {
+			c.trySplice()
+		}
 		h := c.pend
 		switch {
 		case c.isCut():
@@ -64,7 +67,13 @@ func (c *conn) readSlow(p []byte) (int, error) {
 			return c.swallow(p)
 		case h == nil || (len(h.inject) == 0 && len(h.held) == 0 && h.need == 0 && h.heldErr == nil):
 			// Nothing held (a rewrite may be under way): read the network.
-			if n, err = c.nc.Read(p); n == 0 {
+			n, err = c.nc.Read(p)
+			if err != nil && c.inState.Load()&inIntr != 0 {
+				if n, err = c.interrupted(n, err); n == 0 && err == nil {
+					continue // the interrupt's timeout, taken out: the GOAWAY may come now
+				}
+			}
+			if n == 0 {
 				return 0, err
 			}
 			n, err = c.observe(p, n, err)
@@ -98,7 +107,7 @@ func (c *conn) readSlow(p []byte) (int, error) {
 func (c *conn) readMore(h *pending) bool {
 	var buf [frame.HeaderLen + 1]byte
 	want := min(h.need-len(h.held), len(buf))
-	k, err := c.nc.Read(buf[:want])
+	k, err := c.netRead(buf[:want])
 	h.held = append(h.held, buf[:k]...)
 	h.heldErr = err
 	return k > 0 || err != nil
@@ -132,7 +141,7 @@ func (c *conn) releaseHeld() {
 // end of the connection only when the peer or the supervisor ends it.
 func (c *conn) swallow(p []byte) (int, error) {
 	for {
-		n, err := c.nc.Read(p)
+		n, err := c.netRead(p)
 		if err != nil || n == 0 {
 			return 0, err
 		}
@@ -143,6 +152,9 @@ func (c *conn) swallow(p []byte) (int, error) {
 // server: normally n; fewer when the stream limit holds bytes back or
 // rewrites a frame, or when the connection was cut.
 func (c *conn) observe(p []byte, n int, err error) (int, error) {
+	if err != nil && c.inState.Load()&inIntr != 0 {
+		n, err = c.interrupted(n, err) // the tap's timeout: readSlow gives the GOAWAY
+	}
 	if n <= 0 || c.in.Lost() {
 		return n, err
 	}
@@ -185,7 +197,7 @@ func (c *conn) observe(p []byte, n int, err error) (int, error) {
 		}
 	}
 	c.trackHeaderBlock()
-	if c.inState.Load() == spliceWanted {
+	if c.spliceDue() {
 		c.trySplice() // after the last frame of this read, if it ended one
 	}
 	if c.pend != nil {

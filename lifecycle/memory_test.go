@@ -10,9 +10,9 @@ import (
 	"github.com/h2lifecycle/h2lifecycle/idle"
 )
 
-// TestSupervisorSize keeps the supervisor in the 640-byte size class: with
-// the per-connection handle it is most of what h2lifecycle adds to an idle
-// connection, and the budget is 2 KiB (BENCHMARKS.md, Memory). An object
+// TestSupervisorSize keeps the supervisor in the 640-byte size class: it is
+// most of what h2lifecycle adds to an idle connection, and the budget is
+// 1 KiB (issue 15; BENCHMARKS.md, Memory). An object
 // with pointers over 512 bytes carries an 8-byte malloc header (Go 1.22 and
 // later), so the struct itself may have 632 bytes at most.
 func TestSupervisorSize(t *testing.T) {

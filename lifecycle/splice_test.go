@@ -150,14 +150,47 @@ func TestSpliceIdle(t *testing.T) {
 }
 
 // TestSpliceSilentInFlight: a stream in flight and a client that says
-// nothing after its ACK: the final GOAWAY waits for the stream, then is
-// ours and names it.
+// nothing after its ACK (it may wait for the final GOAWAY before it goes on
+// with an upload): the tap wakes the server's reader and gives it the
+// client GOAWAY, and the server's own GOAWAY names the stream before the
+// stream ends.
 func TestSpliceSilentInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newSpliceRig(t, drain.Config{})
 		r.cl.AutoAck = false
 		r.cl.WriteHeaders(1, true, ":path", "/slow")
 		<-r.started
+		r.sup.Drain(ReasonShutdown, time.Minute)
+		r.cl.WritePingAck(r.readNotice())
+		f, err := r.cl.ReadUntil(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := f.(*http2.GoAwayFrame); g.LastStreamID != 1 || g.ErrCode != http2.ErrCodeNo {
+			t.Fatalf("final GOAWAY: stream %d, %v; want 1, NO_ERROR", g.LastStreamID, g.ErrCode)
+		}
+		if st := r.sup.conn.splice(); st != spliceIn {
+			t.Fatalf("splice state %d, want %d (given to the server)", st, spliceIn)
+		}
+		close(r.release)
+		if got := r.goAways(); len(got) != 0 {
+			t.Fatalf("GOAWAYs after the server's: %v", got)
+		}
+		r.end()
+	})
+}
+
+// TestSpliceServerDeadline: a server that set a read deadline of its own
+// is not interrupted (the tap would have to restore a deadline it cannot
+// read back): with a silent client the final GOAWAY waits for the stream
+// in flight, then is ours and names it.
+func TestSpliceServerDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newSpliceRig(t, drain.Config{})
+		r.cl.AutoAck = false
+		r.cl.WriteHeaders(1, true, ":path", "/slow")
+		<-r.started
+		r.sup.Conn().SetReadDeadline(time.Now().Add(time.Hour)) // as the server could
 		r.sup.Drain(ReasonShutdown, time.Minute)
 		r.cl.WritePingAck(r.readNotice())
 		h2test.Advance(time.Second) // fake time: well past the settle
@@ -176,16 +209,18 @@ func TestSpliceSilentInFlight(t *testing.T) {
 	})
 }
 
-// TestSpliceInFlight: a stream in flight and a client that goes on
-// talking: the tap splices the client GOAWAY before the client's next
-// frame, and the server answers with its own GOAWAY naming the stream; a
-// request after that is not processed.
+// TestSpliceInFlight: a stream in flight, no interrupt (a server deadline
+// of its own), and a client that goes on talking: the tap splices the
+// client GOAWAY before the client's next frame, and the server answers
+// with its own GOAWAY naming the stream; a request after that is not
+// processed.
 func TestSpliceInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newSpliceRig(t, drain.Config{})
 		r.cl.AutoAck = false
 		r.cl.WriteHeaders(1, true, ":path", "/slow")
 		<-r.started
+		r.sup.Conn().SetReadDeadline(time.Now().Add(time.Hour)) // as the server could
 		r.sup.Drain(ReasonShutdown, time.Minute)
 		r.cl.WritePingAck(r.readNotice())
 		h2test.Advance(time.Second)
@@ -215,38 +250,51 @@ func TestSpliceInFlight(t *testing.T) {
 }
 
 // TestSpliceHeaderBlockOpen: a client holding a header block open gives
-// no frame boundary and cannot ACK; at the ping timeout nothing is in
-// flight, so the connection ends at once with our GOAWAY naming the last
-// stream processed, not the block's, and the block's end, sent later, runs
-// no handler (FuzzDifferential seed 1971a805fabdafb2 found the grace
-// waited for instead).
+// no frame boundary and cannot ACK. At the ping timeout, or when the
+// stream in flight ends, the connection ends with our GOAWAY naming the
+// last stream processed, not the block's, and the block's end, sent later,
+// runs no handler (FuzzDifferential seed 1971a805fabdafb2 found the grace
+// waited for instead by the splice of 2026-12-05).
 func TestSpliceHeaderBlockOpen(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := newSpliceRig(t, drain.Config{PingTimeout: 100 * time.Millisecond})
-		r.cl.AutoAck = false
-		r.cl.WriteHeaders(1, true, ":path", "/quick")
-		<-r.started
-		r.sup.Drain(ReasonShutdown, time.Minute)
-		r.readNotice()
-		block := r.cl.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/late")
-		if err := r.cl.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block[:1], EndStream: true}); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		got := r.goAways()
-		if len(got) != 1 || got[0] != 1 {
-			t.Fatalf("GOAWAYs after the notice: %v; want one, of stream 1", got)
-		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("the connection ended %v after the open block", d) // fake time: the ping timeout
-		}
-		r.cl.Framer.WriteContinuation(3, true, block[1:]) // the server is given nothing more
-		synctest.Wait()
-		r.end()
-		if got := r.handlers(); len(got) != 1 || got[0] != "/quick" {
-			t.Fatalf("handlers that ran: %v; want only /quick", got)
-		}
-	})
+	for _, inFlight := range []bool{false, true} {
+		t.Run(map[bool]string{false: "idle", true: "in-flight"}[inFlight], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newSpliceRig(t, drain.Config{PingTimeout: 100 * time.Millisecond})
+				r.cl.AutoAck = false
+				path := map[bool]string{false: "/quick", true: "/slow"}[inFlight]
+				r.cl.WriteHeaders(1, true, ":path", path)
+				<-r.started
+				r.sup.Drain(ReasonShutdown, time.Minute)
+				r.readNotice()
+				block := r.cl.EncodeHeaders(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/late")
+				if err := r.cl.Framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block[:1], EndStream: true}); err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				if inFlight {
+					h2test.Advance(time.Second) // fake time: past the ping timeout
+					synctest.Wait()
+					if st := r.sup.conn.splice(); st != spliceWanted {
+						t.Fatalf("splice state %d inside the block, want %d (waiting)", st, spliceWanted)
+					}
+					close(r.release)
+				}
+				got := r.goAways()
+				if len(got) != 1 || got[0] != 1 {
+					t.Fatalf("GOAWAYs after the notice: %v; want one, of stream 1", got)
+				}
+				if d := time.Since(start); d > 2*time.Second {
+					t.Errorf("the connection ended %v after the open block", d) // fake time
+				}
+				r.cl.Framer.WriteContinuation(3, true, block[1:]) // the server is given nothing more
+				synctest.Wait()
+				r.end()
+				if got := r.handlers(); len(got) != 1 || got[0] != path {
+					t.Fatalf("handlers that ran: %v; want only %s", got, path)
+				}
+			})
+		})
+	}
 }
 
 // TestSplicePeerGoAway: the client's own GOAWAY makes the server drain; the

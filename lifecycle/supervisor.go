@@ -177,6 +177,20 @@ func (s *Supervisor) Conn() net.Conn {
 	return &s.conn
 }
 
+// Of returns the supervisor of c, a connection returned by
+// [Supervisor.Conn], or nil for any other connection. An HTTP/2 server
+// that serves many supervised connections hands its hooks (ConnState) the
+// connection it serves: Of finds the supervisor from it.
+func Of(c net.Conn) *Supervisor {
+	switch c := c.(type) {
+	case *conn:
+		return c.own
+	case tlsConn:
+		return c.own
+	}
+	return nil
+}
+
 // Done is closed when the connection is closed.
 // It is made on first use: most connections are never waited for.
 func (s *Supervisor) Done() <-chan struct{} {

@@ -75,8 +75,8 @@ type conn struct {
 	out         frame.Tracker
 	sawSettings bool   // the server wrote its first SETTINGS
 	goneAway    bool   // the server wrote a GOAWAY: ours may no longer follow
-	serverLast  uint32 // the lowest last-stream-id the server wrote in a GOAWAY
 	shut        bool   // our FIN is out (or the conn closed): writes are discarded
+	serverLast  uint32 // the lowest last-stream-id the server wrote in a GOAWAY
 	outNotice   []byte // the notice to insert in the write under way, at outAt
 	outAt       int
 	outAct      drain.Action // what out events asked for, to run after wmu
@@ -112,10 +112,18 @@ func (c tlsConn) ConnectionState() tls.ConnectionState {
 // NetConn returns the accepted connection the tap wraps (as *tls.Conn does).
 func (c *conn) NetConn() net.Conn { return c.nc }
 
-func (c *conn) LocalAddr() net.Addr                { return c.nc.LocalAddr() }
-func (c *conn) RemoteAddr() net.Addr               { return c.nc.RemoteAddr() }
-func (c *conn) SetDeadline(t time.Time) error      { return c.nc.SetDeadline(t) }
-func (c *conn) SetReadDeadline(t time.Time) error  { return c.nc.SetReadDeadline(t) }
+func (c *conn) LocalAddr() net.Addr  { return c.nc.LocalAddr() }
+func (c *conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+func (c *conn) SetDeadline(t time.Time) error {
+	c.noteReadDeadline(t)
+	return c.nc.SetDeadline(t)
+}
+
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.noteReadDeadline(t)
+	return c.nc.SetReadDeadline(t)
+}
+
 func (c *conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
 
 // Close closes the connection. It is safe to call more than once.

@@ -16,7 +16,8 @@
 // knowledge ("unencrypted_http2", when Protocols allows it) in the server's
 // TLSNextProto map and registers a shutdown hook. Each HTTP/2 connection is
 // then served by the full golang.org/x/net/http2 server (net/http's own on
-// Go 1.27) through a frame tap, with its own shutdown handle. The user's
+// Go 1.27), one per http.Server as with the stock wiring, through a frame
+// tap that ends each connection's drain on its own. The user's
 // settings keep working: ReadTimeout and WriteTimeout per stream,
 // MaxHeaderBytes, HTTP2, ErrorLog, ConnState, ConnContext and BaseContext;
 // handlers see r.TLS. IdleTimeout becomes the supervisor's clean idle drain.

@@ -193,7 +193,7 @@ func (s *Server) closedBypassed(nc net.Conn) {
 // tells h2c from HTTP/1.1 (net/http skips the hooks when it hands an h2c
 // connection over), but who reports them does: an HTTP/1.1 connection's
 // states come from net/http's own connection, a supervised one's from
-// its handle (handle.connState), and any other caller is an HTTP/2 server
+// its HTTP/2 server's throwaway (h2server.connState), and any other caller is an HTTP/2 server
 // serving the connection without supervision (x/net's serverConn on Go
 // 1.26; net/http's internal one, through its ConnState adapter, on Go
 // 1.27). Only looked at once a bypass was seen; TLS connections are
@@ -217,9 +217,9 @@ func (s *Server) noteForeign(nc net.Conn) {
 	s.foreign.LoadOrStore(nc, struct{}{})
 }
 
-// handleConnState is the name of the handle's ConnState hook, which passes
-// the supervised connections' states on to hs.ConnState.
-var handleConnState = funcName((*handle).connState)
+// handleConnState is the name of the throwaway's ConnState hook, which
+// passes the supervised connections' states on to hs.ConnState.
+var handleConnState = funcName((*h2server).connState)
 
 // bypassed reports whether another HTTP/2 server took hs.TLSNextProto["h2"]
 // over after Wrap (http2.ConfigureServer, on any Go version).

@@ -76,11 +76,9 @@ type Server struct {
 	log  *zap.Logger
 	lops []lifecycle.Option
 
-	// The HTTP/2 settings of every connection's handle, read from hs at the
-	// first connection and shared (read-only) by all the handles.
-	h2once     sync.Once
-	h2conf     *http.HTTP2Config
-	advertised uint32
+	// The HTTP/2 server of hs's connections, built at the first one
+	// (h2server.go).
+	h2 atomic.Pointer[h2server]
 
 	notReady atomic.Bool // a shutdown began: the readiness handler answers 503
 
@@ -111,7 +109,6 @@ type Server struct {
 	empty      chan struct{}   // closed when conns becomes empty; nil when nobody waits
 	warned     *ShutdownPlan   // the plan whose termination budget warning was logged (CheckShutdownPlan)
 	lateDrains int             // connections tracked while draining (progress.go)
-	free       []*handle       // shutdown handles to reuse (handle.go)
 }
 
 // Wrap supervises every HTTP/2 connection hs will serve. Call it before hs
@@ -156,8 +153,8 @@ func Wrap(hs *http.Server, cfg Config, opts ...Option) (*Server, error) {
 	if err := disabledErr(hs); err != nil {
 		return nil, err
 	}
-	if err := checkHandle(); err != nil {
-		return nil, fmt.Errorf("server: the per-connection HTTP/2 server cannot be built with this Go version: %w", err)
+	if err := checkConnServer(); err != nil {
+		return nil, fmt.Errorf("server: the HTTP/2 server cannot be built with this Go version: %w", err)
 	}
 	if s.cfg.Policy.IdleTimeout == 0 {
 		s.cfg.Policy.IdleTimeout = hs.IdleTimeout
@@ -246,13 +243,13 @@ func (s *Server) logf(hs *http.Server, format string, args ...any) {
 // that was Conn.Read's frame: BENCHMARKS.md, Memory.)
 func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) {
 	presizeStack(0)
-	sup, hd, ctx, h := s.supervise(hs, nc, h, sawPreface)
+	sup, p, ctx, h := s.supervise(hs, nc, h, sawPreface)
 	if sup == nil {
 		return
 	}
 	defer s.untrack(sup)
 	conn := sup.Conn()
-	hd.cs.serve(hd.t, conn, ctx, h, sawPreface)
+	p.cs.serve(p.t, conn, ctx, h, sawPreface)
 	// The server closes the connection when it is done; make sure the
 	// supervisor's end runs even if it did not (a second Close costs the
 	// tap nothing). The close may be another goroutine's (the grace
@@ -260,43 +257,39 @@ func (s *Server) serve(hs *http.Server, nc net.Conn, h http.Handler, sawPreface 
 	// only once its report is final and Metrics.ConnClosed has returned.
 	conn.Close()
 	<-sup.Done()
-	s.release(hd)
 }
 
-// supervise puts nc under a tracked supervisor with its shutdown handle, and
-// returns the handle, whose HTTP/2 server serves it, with the base context
-// and the handler to serve it with; a nil Supervisor when nc was closed
-// instead.
+// supervise puts nc under a tracked supervisor, and returns it with the
+// HTTP/2 server that serves it, the base context and the handler to serve
+// it with; a nil Supervisor when nc was closed instead.
 //
 //go:noinline
-func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, *handle, context.Context, http.Handler) {
-	hd, err := s.newHandle(hs)
+func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPreface bool) (*lifecycle.Supervisor, *h2server, context.Context, http.Handler) {
+	p, err := s.h2serverFor(hs)
 	if err != nil {
 		s.logf(hs, "h2lifecycle: configuring the HTTP/2 server: %v", err)
 		nc.Close()
 		return nil, nil, nil, nil
 	}
-	t := hd.t
 
 	s.mu.Lock()
 	s.nextID++
 	id := s.nextID
 	s.mu.Unlock()
+	// No Config.GoAway: the drain's final GOAWAY is spliced in for the
+	// shared HTTP/2 server (lifecycle/splice.go).
 	sup, err := lifecycle.New(nc, lifecycle.Config{
 		Policy:              s.cfg.Policy,
 		Drain:               s.cfg.Drain,
-		GoAway:              hd.goAwayFunc(),
 		SawClientPreface:    sawPreface,
 		ID:                  id,
-		AdvertiseMaxStreams: s.advertised,
+		AdvertiseMaxStreams: p.advertised,
 	}, s.lops...)
 	if err != nil { // Wrap validated the configuration
 		s.logf(hs, "h2lifecycle: %v", err)
 		nc.Close()
-		s.release(hd)
 		return nil, nil, nil, nil
 	}
-	hd.sup = sup
 	s.track(sup)
 
 	// The base of the request contexts: net/http's for the connection,
@@ -312,14 +305,14 @@ func (s *Server) supervise(hs *http.Server, nc net.Conn, h http.Handler, sawPref
 	ctx = sup.Context(ctx) // lifecycle.DrainNotice finds the connection there
 	h = sup.Handler(lifecycle.WrapStreams(h, lifecycle.StreamOptions{
 		IdleTimeout:     s.cfg.Policy.StreamIdleTimeout,
-		MaxDuration:     t.WriteTimeout,
+		MaxDuration:     p.t.WriteTimeout,
 		HoldHeaderFlush: s.cfg.HoldHeaderFlush,
 	}))
-	return sup, hd, ctx, h
+	return sup, p, ctx, h
 }
 
-// handleHTTP2 returns the HTTP/2 settings of the handles of hs's
-// connections (one value, shared by them), and the stream limit the taps
+// handleHTTP2 returns the HTTP/2 settings of the server of hs's
+// connections, and the stream limit the taps
 // advertise (zero: none of theirs). The server enforces one stream more
 // than clients are told: its count lags the wire by the one frame it may
 // be writing off its serve loop, and a client that opens a stream the
@@ -488,7 +481,7 @@ func (s *Server) Drain(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	return ctx.Err()
+	return deadlineErr(ctx)
 }
 
 // Shutdown shuts the http.Server down gracefully (http.Server.Shutdown:
@@ -512,7 +505,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// Connections cut at ctx's deadline may have closed just in time: the
 	// deadline won all the same.
-	return ctx.Err()
+	return deadlineErr(ctx)
+}
+
+// deadlineErr is ctx.Err(), and the deadline's error as soon as the
+// deadline has passed, before ctx's own timer has run: connections cut by
+// the deadline's grace can close in the same instant.
+func deadlineErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // Close closes the http.Server's listeners and every connection at once

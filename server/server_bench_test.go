@@ -122,7 +122,7 @@ func BenchmarkRequest(b *testing.B) {
 // client preface and SETTINGS, one GET, its response, and the close; the
 // server's teardown of the previous connections overlaps. A raw-frame client
 // keeps the client's share small. h2lifecycle minus stock is what the
-// per-connection shutdown handle and supervisor cost.
+// supervisor and its tap cost.
 func BenchmarkConnSetup(b *testing.B) {
 	for _, tr := range []string{"h2c", "tls"} {
 		for _, kind := range benchKinds {

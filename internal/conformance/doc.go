@@ -2,8 +2,8 @@
 // net/http that h2lifecycle relies on. It contains only tests.
 //
 // The supervisor leans on implementation details, several of them
-// deprecated: a throwaway http.Server per connection as its shutdown handle,
-// the exact frames x/net writes around GOAWAY, how it reads and buffers the
+// deprecated: a throwaway http.Server carrying the user's settings, a client
+// GOAWAY draining one connection of a shared server, the exact frames x/net writes around GOAWAY, how it reads and buffers the
 // wire, and how net/http hands connections to TLSNextProto hooks. None of
 // this is a compatibility promise, and Go 1.27 moved x/net's server onto
 // net/http's internal HTTP/2 (x/net's server_wrap.go). So every fact gets a

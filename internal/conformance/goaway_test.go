@@ -249,3 +249,48 @@ func TestPingBehaviour(t *testing.T) {
 		c.ExpectResponse(1)
 	})
 }
+
+// Fact 6, for one server shared by many connections (server/h2server.go):
+// a client GOAWAY on one connection drains that connection alone. The
+// splice (lifecycle/splice.go) gives the shared HTTP/2 server a client
+// GOAWAY to end one connection's drain; the server's other connections
+// must go on serving new streams and hear no GOAWAY.
+func TestClientGoAwayDrainsItsConnectionAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hs, h2 := &http.Server{ErrorLog: newDiscardLogger()}, &http2.Server{}
+		serveConn, err := register(chosen(), hs, h2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := newGates()
+		clients := make([]*h2test.Client, 2)
+		for i := range clients {
+			cli, srv := h2test.Pipe()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				serveConn(srv, &http2.ServeConnOpts{Handler: g})
+			}()
+			t.Cleanup(func() { srv.Close(); <-done })
+			clients[i] = h2test.NewClient(t, cli)
+			clients[i].Handshake()
+		}
+		a, b := clients[0], clients[1]
+		b.WriteHeaders(1, true, ":path", "/block/b1")
+		g.waitStarted(t, "/block/b1")
+		a.WriteHeaders(1, true, ":path", "/a1")
+		a.ExpectResponse(1)
+		a.WriteGoAway(0, http2.ErrCodeNo, nil)
+		if ga := a.ExpectGoAway(); ga.LastStreamID != 1 || ga.ErrCode != http2.ErrCodeNo {
+			t.Fatalf("%s: GOAWAY(%d, %v) on the connection that sent GOAWAY, want (1, NO_ERROR)", toolchainName, ga.LastStreamID, ga.ErrCode)
+		}
+		if err := a.WaitClosed(); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteHeaders(3, true, ":path", "/b3")
+		b.ExpectResponse(3)
+		g.open("b1")
+		b.ExpectResponse(1)
+		expectQuiet(t, b, time.Second, "the other connection of the same server after a client GOAWAY on the first")
+	})
+}

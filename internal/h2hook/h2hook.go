@@ -8,12 +8,12 @@
 // configuration of the server's HTTP/2 side, hands it the function that
 // serves a connection, and returns nil instead of serving.
 //
-// h2lifecycle's per-connection shutdown handle is a throwaway http.Server
-// configured this way (on Go 1.26 it is x/net's; DESIGN.md, fact 1). Going through x/net instead costs every
+// h2lifecycle's HTTP/2 server is a throwaway http.Server configured this
+// way (on Go 1.26 it is x/net's; server/h2server.go). Going through x/net instead costs every
 // connection an x/net http2.Server, a base context with a cancel func and
 // two values, and an empty http.Server that x/net's ServeConn makes for
 // http.ServerContextKey: about 1 KB of heap per connection (a heap profile of
-// 2,000 idle connections: 1,023 B; BENCHMARKS.md, Memory). The handle
+// 2,000 idle connections: 1,023 B; BENCHMARKS.md, Memory). The server
 // behaves the same; internal/conformance pins it, served both ways.
 package h2hook
 

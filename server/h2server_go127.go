@@ -13,19 +13,18 @@ import (
 	"github.com/h2lifecycle/h2lifecycle/internal/h2hook"
 )
 
-// connServer serves one supervised connection. On Go 1.27 it is net/http's
-// own HTTP/2 server on the connection's throwaway http.Server, reached
-// through the hook x/net's ConfigureServer uses (package h2hook) without
-// x/net's per-connection wrapper (DESIGN.md, fact 1, describes the x/net wiring this
-// replaces; BENCHMARKS.md, Memory).
+// connServer serves the supervised connections of one http.Server. On Go
+// 1.27 it is net/http's own HTTP/2 server on the throwaway http.Server,
+// reached through the hook x/net's ConfigureServer uses (package h2hook)
+// without x/net's per-connection wrapper (DESIGN.md, fact 1, describes the
+// x/net wiring this replaces; BENCHMARKS.md, Memory).
 type connServer struct {
 	serveFunc h2hook.ServeFunc
 }
 
-// configureHandle makes t, the connection's throwaway http.Server, its
-// shutdown handle: t.Shutdown sends GOAWAY(last processed stream) on the
-// connection served by the returned connServer, and nowhere else.
-func (*Server) configureHandle(t *http.Server) (connServer, error) {
+// configureConnServer gives t, the throwaway http.Server, its HTTP/2
+// server.
+func configureConnServer(t *http.Server) (connServer, error) {
 	f, err := h2hook.Register(t, hookConfig{})
 	if err != nil {
 		return connServer{}, err
@@ -33,10 +32,10 @@ func (*Server) configureHandle(t *http.Server) (connServer, error) {
 	return connServer{serveFunc: f}, nil
 }
 
-// checkHandle reports once per process whether net/http takes the HTTP/2
-// server hook the handles are built on, so that Wrap fails up front rather
-// than every connection later.
-var checkHandle = sync.OnceValue(func() error {
+// checkConnServer reports once per process whether net/http takes the
+// HTTP/2 server hook, so that Wrap fails up front rather than at the first
+// connection.
+var checkConnServer = sync.OnceValue(func() error {
 	_, err := h2hook.Register(&http.Server{}, hookConfig{})
 	return err
 })
@@ -55,12 +54,9 @@ func (hookConfig) IdleTimeout() time.Duration { return 0 }
 // serve serves nc (the tapped connection) until it is done. The request
 // contexts derive from ctx as is: handlers find the user's server under
 // http.ServerContextKey, as with the stock server.
-func (c *connServer) serve(_ *http.Server, nc net.Conn, ctx context.Context, h http.Handler, sawPreface bool) {
+func (c connServer) serve(_ *http.Server, nc net.Conn, ctx context.Context, h http.Handler, sawPreface bool) {
 	c.serveFunc(ctx, nc, h, sawPreface, nil, nil)
 }
-
-// reset: the handle keeps nothing of a connection on Go 1.27.
-func (*connServer) reset() {}
 
 // copyVersionSettings copies the http.Server settings that only some Go
 // versions have: Go 1.27's two, which its HTTP/2 server reads from the

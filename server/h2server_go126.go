@@ -10,18 +10,16 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// connServer serves one supervised connection. On Go 1.26 it is x/net's
-// classic HTTP/2 server, one per connection, registered on the connection's
-// throwaway http.Server with ConfigureServer (DESIGN.md, fact 1).
+// connServer serves the supervised connections of one http.Server. On Go
+// 1.26 it is x/net's classic HTTP/2 server, registered on the throwaway
+// http.Server with ConfigureServer (DESIGN.md, fact 1).
 type connServer struct {
-	h2   *http2.Server
-	opts http2.ServeConnOpts // the connection's, inline: the handle serves one at a time
+	h2 *http2.Server
 }
 
-// configureHandle makes t, the connection's throwaway http.Server, its
-// shutdown handle: t.Shutdown sends GOAWAY(last processed stream) on the
-// connection served by the returned connServer, and nowhere else.
-func (*Server) configureHandle(t *http.Server) (connServer, error) {
+// configureConnServer gives t, the throwaway http.Server, its HTTP/2
+// server.
+func configureConnServer(t *http.Server) (connServer, error) {
 	h2 := &http2.Server{}
 	if err := http2.ConfigureServer(t, h2); err != nil {
 		return connServer{}, err
@@ -31,8 +29,7 @@ func (*Server) configureHandle(t *http.Server) (connServer, error) {
 	// owns idleness.
 	h2.IdleTimeout = 0
 	// The user's server did the handshake: the TLS config and the ALPN
-	// table ConfigureServer gave t are for listeners t never has (about
-	// 800 bytes a connection, bench/memory).
+	// table ConfigureServer gave t are for listeners t never has.
 	t.TLSConfig, t.TLSNextProto = nil, nil
 	return connServer{h2: h2}, nil
 }
@@ -40,23 +37,19 @@ func (*Server) configureHandle(t *http.Server) (connServer, error) {
 // serve serves nc (the tapped connection) until it is done. x/net serves it
 // with the settings and ConnState of BaseConfig, which must be the
 // throwaway t here (pinned by internal/conformance); it puts BaseConfig
-// under http.ServerContextKey. The options live in the handle: x/net keeps
-// a pointer to them.
-func (c *connServer) serve(t *http.Server, nc net.Conn, ctx context.Context, h http.Handler, sawPreface bool) {
-	c.opts = http2.ServeConnOpts{
+// under http.ServerContextKey. x/net keeps a pointer to the options for
+// the connection's life: they are the connection's own.
+func (c connServer) serve(t *http.Server, nc net.Conn, ctx context.Context, h http.Handler, sawPreface bool) {
+	c.h2.ServeConn(nc, &http2.ServeConnOpts{
 		Context:          ctx,
 		Handler:          h,
 		BaseConfig:       t,
 		SawClientPreface: sawPreface,
-	}
-	c.h2.ServeConn(nc, &c.opts)
+	})
 }
 
-// reset drops what serve set, once the connection is done.
-func (c *connServer) reset() { c.opts = http2.ServeConnOpts{} }
-
-// checkHandle: x/net's classic server needs nothing of net/http's.
-func checkHandle() error { return nil }
+// checkConnServer: x/net's classic server needs nothing of net/http's.
+func checkConnServer() error { return nil }
 
 // copyVersionSettings copies the http.Server settings that only some Go
 // versions have. Go 1.26 has none that HTTP/2 reads.
