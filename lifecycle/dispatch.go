@@ -1,6 +1,8 @@
 package lifecycle
 
 import (
+	"slices"
+
 	"go.uber.org/zap"
 
 	"github.com/h2lifecycle/h2lifecycle/drain"
@@ -36,7 +38,17 @@ func (s *Supervisor) tapEvent(e *event) verdict {
 	case evIsOpen:
 		s.mu.Lock()
 		open := s.streams.has(e.stream)
+		again := !open && s.marks != nil && slices.Contains(s.marks.resetting, e.stream)
+		if again && s.phase() < drain.Closing {
+			// HEADERS again on a stream the tap refused: the stock server's
+			// connection error (stream_went_down; streamMarks.resetting).
+			s.debug("HEADERS again on a refused stream; ending the connection with PROTOCOL_ERROR", zapStream(e.stream))
+			s.abort(s.since(), ReasonError, nil, frame.ErrCodeProtocol)
+		}
 		s.mu.Unlock()
+		if again {
+			return vCut
+		}
 		if open {
 			return vOpen
 		}
@@ -147,8 +159,9 @@ func (s *Supervisor) streamRefused(id uint32, retry bool) {
 	s.mu.Lock()
 	s.refused++
 	s.liveClosed(EndRefused, 1)
+	m := s.marked()
+	m.resetting = append(m.resetting, id)
 	if retry {
-		m := s.marked()
 		m.refused = append(m.refused, id)
 	}
 	if !s.cutIn && id <= s.goAwayLast {

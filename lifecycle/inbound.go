@@ -331,9 +331,15 @@ func (c *conn) decide(id uint32, limit bool) headers {
 	case id%2 == 0: // even, or zero: a connection error the server will answer
 		return h
 	case id > c.inMax:
-	case c.report(event{kind: evIsOpen, stream: id})&vOpen != 0:
-		h.open = true
-		return h
+	default:
+		v := c.report(event{kind: evIsOpen, stream: id})
+		if v&vCut != 0 {
+			return h // a stream the tap refused: the connection ends with our error GOAWAY
+		}
+		if v&vOpen != 0 {
+			h.open = true
+			return h
+		}
 	}
 	h.isNew = true
 	h.refused = limit && c.own.clientStreams() >= c.cfg.advertise

@@ -34,6 +34,15 @@ import (
 type streamMarks struct {
 	panicked []uint32 // the handler panicked, the reset is not yet written: INTERNAL_ERROR stays
 	refused  []uint32 // refused before the client ACKed the server's SETTINGS: REFUSED_STREAM
+
+	// Refused by the tap, the server's reset not yet written. The server
+	// made a stream of each (the refusal is its self-dependency check,
+	// fact 15) and ignores HEADERS on it until that reset is out, where the
+	// stock server, which refuses before it makes the stream, answers
+	// HEADERS again on a refused id with a connection error
+	// (FuzzDifferential b7c4088e3544f2cb): the tap gives that error itself
+	// (evIsOpen).
+	resetting []uint32
 }
 
 // marked returns the marks, made on first use. Call with mu held.
@@ -112,6 +121,7 @@ func (s *Supervisor) serverReset(id uint32, code frame.ErrCode, inWrite bool) (v
 		if unmark(&m.refused, id) && code == frame.ErrCodeProtocol && inWrite {
 			v = vRefused
 		}
+		unmark(&m.resetting, id)
 	}
 	if code == frame.ErrCodeInternal && inWrite && s.cancelDeadlines && !s.keepResetCodes && !panicked {
 		v = vCancel
