@@ -321,7 +321,12 @@ func runFuzzProgram(t *testing.T, in []byte) *fuzzProgram {
 		p.step(p.next() % numOps)
 		synctest.Wait() // the tap's and the timers' goroutines settle
 		if p.abortAt < 0 {
-			if r := sup.Snapshot().Reason; r == ReasonHeaderTimeout || r == ReasonTooManyPings {
+			// An error GOAWAY of ours (abort): a header timeout, a PING
+			// flood, HEADERS again on a stream the tap refused.
+			sup.mu.Lock()
+			ours := sup.aborted && sup.cutIn
+			sup.mu.Unlock()
+			if ours {
 				p.abortAt = p.written
 			}
 		}
