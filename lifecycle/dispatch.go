@@ -38,16 +38,10 @@ func (s *Supervisor) tapEvent(e *event) verdict {
 	case evIsOpen:
 		s.mu.Lock()
 		open := s.streams.has(e.stream)
-		again := !open && s.marks != nil && slices.Contains(s.marks.resetting, e.stream)
-		if again && s.phase() < drain.Closing {
-			// HEADERS again on a stream the tap refused: the stock server's
-			// connection error (stream_went_down; streamMarks.resetting).
-			s.debug("HEADERS again on a refused stream; ending the connection with PROTOCOL_ERROR", zapStream(e.stream))
-			s.abort(s.since(), ReasonError, nil, frame.ErrCodeProtocol)
-		}
+		again := !open && s.marks != nil && len(s.marks.resetting) > 0
 		s.mu.Unlock()
 		if again {
-			return vCut
+			return s.refusedAgain(e.stream)
 		}
 		if open {
 			return vOpen
@@ -112,6 +106,28 @@ func (s *Supervisor) streamOpened(id uint32, clientEnded bool) verdict {
 	s.mu.Unlock()
 	s.run(act)
 	return 0
+}
+
+// refusedAgain answers HEADERS on stream id, not open, when the tap has
+// refused streams whose reset the server has not written: on one of those,
+// the stock server's connection error (stream_went_down;
+// streamMarks.resetting), ours. Out of line: tapEvent's frame is on the
+// stack of the server's reading goroutine (bench/memory: this branch inline
+// made it 272 bytes instead of 112, and idle connections' stacks 1.6 KB
+// bigger on Go 1.26).
+//
+//go:noinline
+func (s *Supervisor) refusedAgain(id uint32) verdict {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.marks == nil || !slices.Contains(s.marks.resetting, id) {
+		return 0
+	}
+	if s.phase() < drain.Closing {
+		s.debug("HEADERS again on a refused stream; ending the connection with PROTOCOL_ERROR", zapStream(id))
+		s.abort(s.since(), ReasonError, nil, frame.ErrCodeProtocol)
+	}
+	return vCut
 }
 
 // pushed notes a stream the server promised (PUSH_PROMISE).
