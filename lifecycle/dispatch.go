@@ -40,8 +40,8 @@ func (s *Supervisor) tapEvent(e *event) verdict {
 		open := s.streams.has(e.stream)
 		again := !open && s.marks != nil && len(s.marks.resetting) > 0
 		s.mu.Unlock()
-		if again {
-			return s.refusedAgain(e.stream)
+		if again && s.resetting(e.stream) {
+			return vAgain
 		}
 		if open {
 			return vOpen
@@ -108,26 +108,38 @@ func (s *Supervisor) streamOpened(id uint32, clientEnded bool) verdict {
 	return 0
 }
 
-// refusedAgain answers HEADERS on stream id, not open, when the tap has
-// refused streams whose reset the server has not written: on one of those,
-// the stock server's connection error (stream_went_down;
-// streamMarks.resetting), ours. Out of line: tapEvent's frame is on the
-// stack of the server's reading goroutine (bench/memory: this branch inline
-// made it 272 bytes instead of 112, and idle connections' stacks 1.6 KB
-// bigger on Go 1.26).
+// resetting reports whether stream id is one the tap refused whose reset
+// the server has not written (streamMarks.resetting). Out of line, as is
+// refusedAgain: tapEvent's frame is on the stack of the server's reading
+// goroutine (bench/memory: an abort inline there made it 272 bytes instead
+// of 112, and idle connections' stacks 1.6 KB bigger on Go 1.26).
 //
 //go:noinline
-func (s *Supervisor) refusedAgain(id uint32) verdict {
+func (s *Supervisor) resetting(id uint32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.marks == nil || !slices.Contains(s.marks.resetting, id) {
-		return 0
+	return s.marks != nil && slices.Contains(s.marks.resetting, id)
+}
+
+// refusedAgain answers a header block on stream id, one the tap refused,
+// once the server has taken it in: the stock server, which refuses before it
+// makes the stream, ends the connection with PROTOCOL_ERROR there
+// (stream_went_down); the server behind the tap ignores the block while its
+// reset of the stream is not written (streamMarks.resetting). The block
+// reached the server first, so an HPACK error in it is the server's
+// COMPRESSION_ERROR, as stock's (FuzzDifferential 57dc842a736a9184); its
+// reader then reads no more, and this does not run. If the reset went out
+// meanwhile, the server gave the stock error itself.
+//
+//go:noinline
+func (s *Supervisor) refusedAgain(id uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.marks == nil || !slices.Contains(s.marks.resetting, id) || s.phase() >= drain.Closing {
+		return
 	}
-	if s.phase() < drain.Closing {
-		s.debug("HEADERS again on a refused stream; ending the connection with PROTOCOL_ERROR", zapStream(id))
-		s.abort(s.since(), ReasonError, nil, frame.ErrCodeProtocol)
-	}
-	return vCut
+	s.debug("HEADERS again on a refused stream; ending the connection with PROTOCOL_ERROR", zapStream(id))
+	s.abort(s.since(), ReasonError, nil, frame.ErrCodeProtocol)
 }
 
 // pushed notes a stream the server promised (PUSH_PROMISE).

@@ -57,6 +57,7 @@ const (
 	vCut                         // evStreamOpened: the connection is ending without the server (our error GOAWAY): give it nothing more
 	vCancel                      // evServerReset: send this RST_STREAM(INTERNAL_ERROR) as CANCEL
 	vRefused                     // evServerReset: send this RST_STREAM(PROTOCOL_ERROR) as REFUSED_STREAM
+	vAgain                       // evIsOpen: a stream the tap refused whose reset the server has not written
 )
 
 // owner is what the tap reports to: the Supervisor. The tap holds it as

@@ -829,7 +829,8 @@ func (p *fuzzProgram) checkInbound() {
 		at int // where in what the server read its header block ended
 	}
 	var served []servedStream
-	var block uint32 // the new stream whose block is open
+	refusedIDs := map[uint32]bool{} // the server took these ids with the refusal
+	var block uint32                // the new stream whose block is open
 	blockServed := false
 	j := 0
 	consumed := 0 // client bytes accounted for
@@ -853,6 +854,7 @@ func (p *fuzzProgram) checkInbound() {
 				t.Fatalf("stream %d refused with %d streams open, below the limit %d%s", s.StreamID, len(open), p.limit, p.trace())
 			}
 			maxID = max(maxID, s.StreamID)
+			refusedIDs[s.StreamID] = true
 			block, blockServed = 0, false
 			if !s.Flags.Has(frame.FlagEndHeaders) {
 				block = s.StreamID // its CONTINUATIONs follow, and end a refused block
@@ -874,8 +876,11 @@ func (p *fuzzProgram) checkInbound() {
 		case frame.TypeHeaders:
 			block, blockServed = 0, false
 			id := s.StreamID
-			if id%2 == 0 || (id <= maxID && open[id]) {
-				break // trailers, or a connection error
+			if id%2 == 0 || (id <= maxID && open[id]) || refusedIDs[id] {
+				// Trailers, or a connection error; on a refused id, the
+				// server's connection error or (its reset not yet
+				// written) nothing, and then ours (refusedAgain).
+				break
 			}
 			maxID = max(maxID, id)
 			open[id] = true

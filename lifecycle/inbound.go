@@ -236,7 +236,7 @@ func (c *conn) trackHeaderBlock() {
 // inFrame observes a frame the server is about to read in full.
 func (c *conn) inFrame(f *frame.Frame) verdict {
 	if f.Type != frame.TypeContinuation {
-		c.block = 0 // a header block can only go on with CONTINUATION (RFC 9113 §6.10)
+		c.block, c.blockAgain = 0, false // a header block can only go on with CONTINUATION (RFC 9113 §6.10)
 	}
 	switch f.Type {
 	case frame.TypeHeaders:
@@ -259,6 +259,13 @@ func (c *conn) inFrame(f *frame.Frame) verdict {
 			if h.open && endStream { // trailers
 				c.report(event{kind: evClientEnd, stream: id})
 			}
+			if h.again {
+				if !f.Flags.Has(frame.FlagEndHeaders) {
+					c.block, c.blockAgain = id, true
+					return 0
+				}
+				c.refusedAgainAfter(id)
+			}
 			return 0
 		}
 		c.inMax = max(c.inMax, id)
@@ -270,6 +277,11 @@ func (c *conn) inFrame(f *frame.Frame) verdict {
 	case frame.TypeContinuation:
 		if id := c.block; id != 0 && f.StreamID == id && f.Flags.Has(frame.FlagEndHeaders) {
 			c.block = 0
+			if c.blockAgain {
+				c.blockAgain = false
+				c.refusedAgainAfter(id)
+				return 0
+			}
 			return c.opened(id, c.blockEnd, c.blockRef)
 		}
 	case frame.TypeData:
@@ -333,8 +345,9 @@ func (c *conn) decide(id uint32, limit bool) headers {
 	case id > c.inMax:
 	default:
 		v := c.report(event{kind: evIsOpen, stream: id})
-		if v&vCut != 0 {
-			return h // a stream the tap refused: the connection ends with our error GOAWAY
+		if v&vAgain != 0 {
+			h.again = true // a stream the tap refused: passed on as it is (refusedAgain)
+			return h
 		}
 		if v&vOpen != 0 {
 			h.open = true
@@ -375,6 +388,16 @@ func (c *conn) afterDelivered(f func()) {
 			(*g)()
 		}
 	}
+}
+
+// refusedAgainAfter asks for refusedAgain once the server has taken in the
+// header block on stream id that is given to it now. Out of line: inFrame
+// runs on the reader's stack during the handshake.
+//
+//go:noinline
+func (c *conn) refusedAgainAfter(id uint32) {
+	c.behind.Store(true)
+	c.afterDelivered(func() { c.own.refusedAgain(id) })
 }
 
 // opened reports the end of a new stream's header block.

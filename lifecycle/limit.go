@@ -45,6 +45,7 @@ type headers struct {
 	isNew   bool // it opens a stream
 	open    bool // it carries trailers of an open stream
 	refused bool // it opens a stream over the advertised limit
+	again   bool // it names a stream the tap refused, not yet reset by the server (refusedAgain)
 }
 
 // rewrite is the payload of a refused HEADERS frame on its way to the

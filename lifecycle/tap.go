@@ -41,18 +41,19 @@ type conn struct {
 	cfg tapConfig
 
 	// Owned by the server's reading goroutine (inbound.go).
-	in       frame.Tracker
-	inMax    uint32   // highest client stream id in a HEADERS frame
-	block    uint32   // the new stream whose header block is still arriving; 0 if none
-	blockEnd bool     // END_STREAM came with that block's HEADERS
-	blockRef bool     // that stream is refused
-	reported bool     // an incomplete header block was reported open (HeaderTimeout)
-	prefaced bool     // evPreface was reported
-	spoke    bool     // evClientSettings was reported
-	iev      event    // the event being reported (report)
-	head     headers  // the HEADERS frame whose header was looked at (limit.go)
-	pend     *pending // what the tap holds for the server, and a rewrite under way; nil if neither
-	rbuf     []byte   // Read's buffer, kept here rather than live on Read's frame
+	in         frame.Tracker
+	inMax      uint32   // highest client stream id in a HEADERS frame
+	block      uint32   // the new stream whose header block is still arriving; 0 if none
+	blockEnd   bool     // END_STREAM came with that block's HEADERS
+	blockRef   bool     // that stream is refused
+	blockAgain bool     // that stream is one the tap refused before (refusedAgain)
+	reported   bool     // an incomplete header block was reported open (HeaderTimeout)
+	prefaced   bool     // evPreface was reported
+	spoke      bool     // evClientSettings was reported
+	iev        event    // the event being reported (report)
+	head       headers  // the HEADERS frame whose header was looked at (limit.go)
+	pend       *pending // what the tap holds for the server, and a rewrite under way; nil if neither
+	rbuf       []byte   // Read's buffer, kept here rather than live on Read's frame
 
 	inState  atomic.Uint32          // inCut, and the spliced client GOAWAY's progress (splice.go)
 	behind   atomic.Bool            // the server may not have taken in the last stream given to it
