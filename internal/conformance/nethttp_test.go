@@ -264,3 +264,78 @@ func TestShutdownWaitsForTLSNextProtoHook(t *testing.T) {
 		}
 	})
 }
+
+// Fact 12, and what the tap's interrupt relies on (lifecycle/splice.go):
+// net/http hands an HTTP/2 connection to TLSNextProto with no read
+// deadline, though ReadTimeout and ReadHeaderTimeout set one before the
+// handoff (for the TLS handshake, for reading the h2c preface). The tap
+// wakes a blocked reader with a deadline of its own and then clears it: a
+// deadline of net/http's still set at the handoff would be lost. The hook
+// here reads one byte that the client sends well past both timeouts.
+func TestHandoffWithoutReadDeadline(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	type readResult struct {
+		n   int
+		err error
+	}
+	got := make(chan readResult, 1)
+	readOne := func(nc net.Conn) {
+		b := make([]byte, 1)
+		n, err := nc.Read(b)
+		got <- readResult{n, err}
+	}
+	hs := &http.Server{
+		Protocols:         new(http.Protocols),
+		TLSConfig:         h2test.ServerTLSConfig(),
+		ReadTimeout:       timeout,
+		ReadHeaderTimeout: timeout,
+		ErrorLog:          newDiscardLogger(),
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){
+			"h2": func(_ *http.Server, tc *tls.Conn, _ http.Handler) { readOne(tc) },
+			"unencrypted_http2": func(_ *http.Server, tc *tls.Conn, _ http.Handler) {
+				readOne(tc.NetConn().(interface{ UnencryptedNetConn() net.Conn }).UnencryptedNetConn())
+			},
+		},
+	}
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetHTTP2(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secure, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hs.Serve(plain)
+	go hs.ServeTLS(secure, "", "")
+	t.Cleanup(func() { hs.Close() })
+	for _, tc := range []struct {
+		proto string
+		dial  func() *h2test.Client
+	}{
+		{"unencrypted_http2", func() *h2test.Client {
+			c := h2test.Dial(t, plain.Addr().String())
+			c.WritePreface() // net/http reads it to recognize h2c
+			return c
+		}},
+		{"h2", func() *h2test.Client { return h2test.DialTLS(t, secure.Addr().String()) }},
+	} {
+		t.Run(tc.proto, func(t *testing.T) {
+			c := tc.dial()
+			<-time.After(4 * timeout) // past ReadTimeout and ReadHeaderTimeout
+			if _, err := c.Conn.Write([]byte{0}); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case r := <-got:
+				if r.n != 1 || r.err != nil {
+					t.Fatalf("%s: the %s hook's first read past ReadTimeout: %d bytes, %v; net/http left a read deadline on the handed-over connection, which the tap's interrupt would clear", toolchainName, tc.proto, r.n, r.err)
+				}
+			case <-time.After(h2test.DefaultTimeout):
+				t.Fatalf("%s: the %s hook read nothing", toolchainName, tc.proto)
+			}
+		})
+	}
+}
