@@ -114,6 +114,43 @@ func (r *spliceRig) readNotice() [8]byte {
 	return p.Data
 }
 
+// drainInFlight opens /slow, drains, and ACKs the drain's PING; with
+// serverDeadline the tap has first seen a read deadline of the server's,
+// which turns the interrupt off.
+func (r *spliceRig) drainInFlight(serverDeadline bool) {
+	r.t.Helper()
+	r.cl.AutoAck = false
+	r.cl.WriteHeaders(1, true, ":path", "/slow")
+	<-r.started
+	if serverDeadline {
+		r.sup.Conn().SetReadDeadline(time.Now().Add(time.Hour)) // as the server could
+	}
+	r.sup.Drain(ReasonShutdown, time.Minute)
+	r.cl.WritePingAck(r.readNotice())
+}
+
+// expectServerGoAway reads up to the next GOAWAY and fails unless it is the
+// server's own, naming stream 1, after the spliced one.
+func (r *spliceRig) expectServerGoAway() {
+	r.t.Helper()
+	f, err := r.cl.ReadUntil(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok })
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if g := f.(*http2.GoAwayFrame); g.LastStreamID != 1 || g.ErrCode != http2.ErrCodeNo {
+		r.t.Fatalf("the server's GOAWAY: stream %d, %v; want 1, NO_ERROR", g.LastStreamID, g.ErrCode)
+	}
+	r.expectSplice(spliceIn, "given to the server")
+}
+
+// expectSplice fails unless the splice is in state want.
+func (r *spliceRig) expectSplice(want uint32, what string) {
+	r.t.Helper()
+	if st := r.sup.conn.splice(); st != want {
+		r.t.Fatalf("splice state %d, want %d (%s)", st, want, what)
+	}
+}
+
 // end closes the client and waits for the server to be done.
 func (r *spliceRig) end() {
 	r.cl.Conn.Close()
@@ -139,9 +176,7 @@ func TestSpliceIdle(t *testing.T) {
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("the connection ended %v after the ACK", d) // fake time: the settle, 20 ms
 		}
-		if st := r.sup.conn.splice(); st != spliceOwn {
-			t.Errorf("splice state %d, want %d (ours)", st, spliceOwn)
-		}
+		r.expectSplice(spliceOwn, "ours")
 		r.end()
 		if rep := r.sup.Report(); !rep.Drained || rep.Aborted || rep.Reason != ReasonShutdown {
 			t.Errorf("report: drained %v, aborted %v, reason %q", rep.Drained, rep.Aborted, rep.Reason)
@@ -157,21 +192,8 @@ func TestSpliceIdle(t *testing.T) {
 func TestSpliceSilentInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newSpliceRig(t, drain.Config{})
-		r.cl.AutoAck = false
-		r.cl.WriteHeaders(1, true, ":path", "/slow")
-		<-r.started
-		r.sup.Drain(ReasonShutdown, time.Minute)
-		r.cl.WritePingAck(r.readNotice())
-		f, err := r.cl.ReadUntil(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if g := f.(*http2.GoAwayFrame); g.LastStreamID != 1 || g.ErrCode != http2.ErrCodeNo {
-			t.Fatalf("final GOAWAY: stream %d, %v; want 1, NO_ERROR", g.LastStreamID, g.ErrCode)
-		}
-		if st := r.sup.conn.splice(); st != spliceIn {
-			t.Fatalf("splice state %d, want %d (given to the server)", st, spliceIn)
-		}
+		r.drainInFlight(false)
+		r.expectServerGoAway()
 		close(r.release)
 		if got := r.goAways(); len(got) != 0 {
 			t.Fatalf("GOAWAYs after the server's: %v", got)
@@ -187,24 +209,15 @@ func TestSpliceSilentInFlight(t *testing.T) {
 func TestSpliceServerDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newSpliceRig(t, drain.Config{})
-		r.cl.AutoAck = false
-		r.cl.WriteHeaders(1, true, ":path", "/slow")
-		<-r.started
-		r.sup.Conn().SetReadDeadline(time.Now().Add(time.Hour)) // as the server could
-		r.sup.Drain(ReasonShutdown, time.Minute)
-		r.cl.WritePingAck(r.readNotice())
+		r.drainInFlight(true)
 		h2test.Advance(time.Second) // fake time: well past the settle
 		synctest.Wait()
-		if st := r.sup.conn.splice(); st != spliceWanted {
-			t.Fatalf("splice state %d with a stream in flight, want %d (waiting)", st, spliceWanted)
-		}
+		r.expectSplice(spliceWanted, "waiting, a stream in flight")
 		close(r.release)
 		if got := r.goAways(); len(got) != 1 || got[0] != 1 {
 			t.Fatalf("GOAWAYs after the notice: %v; want one, of stream 1", got)
 		}
-		if st := r.sup.conn.splice(); st != spliceOwn {
-			t.Errorf("splice state %d, want %d (ours)", st, spliceOwn)
-		}
+		r.expectSplice(spliceOwn, "ours")
 		r.end()
 	})
 }
@@ -217,25 +230,11 @@ func TestSpliceServerDeadline(t *testing.T) {
 func TestSpliceInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newSpliceRig(t, drain.Config{})
-		r.cl.AutoAck = false
-		r.cl.WriteHeaders(1, true, ":path", "/slow")
-		<-r.started
-		r.sup.Conn().SetReadDeadline(time.Now().Add(time.Hour)) // as the server could
-		r.sup.Drain(ReasonShutdown, time.Minute)
-		r.cl.WritePingAck(r.readNotice())
+		r.drainInFlight(true)
 		h2test.Advance(time.Second)
 		synctest.Wait()
 		r.cl.WriteWindowUpdate(0, 1) // a frame to splice before
-		f, err := r.cl.ReadUntil(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if g := f.(*http2.GoAwayFrame); g.LastStreamID != 1 || g.ErrCode != http2.ErrCodeNo {
-			t.Fatalf("the server's GOAWAY: stream %d, %v; want 1, NO_ERROR", g.LastStreamID, g.ErrCode)
-		}
-		if st := r.sup.conn.splice(); st != spliceIn {
-			t.Fatalf("splice state %d, want %d (given to the server)", st, spliceIn)
-		}
+		r.expectServerGoAway()
 		r.cl.WriteHeaders(3, true, ":path", "/late")
 		synctest.Wait()
 		close(r.release)
@@ -274,9 +273,7 @@ func TestSpliceHeaderBlockOpen(t *testing.T) {
 				if inFlight {
 					h2test.Advance(time.Second) // fake time: past the ping timeout
 					synctest.Wait()
-					if st := r.sup.conn.splice(); st != spliceWanted {
-						t.Fatalf("splice state %d inside the block, want %d (waiting)", st, spliceWanted)
-					}
+					r.expectSplice(spliceWanted, "waiting, inside the block")
 					close(r.release)
 				}
 				got := r.goAways()
@@ -307,9 +304,7 @@ func TestSplicePeerGoAway(t *testing.T) {
 		r.readNotice()
 		r.cl.WriteGoAway(0, http2.ErrCodeNo, nil)
 		r.goAways()
-		if st := r.sup.conn.splice(); st != splicePeer {
-			t.Errorf("splice state %d, want %d (the peer's GOAWAY)", st, splicePeer)
-		}
+		r.expectSplice(splicePeer, "the peer's GOAWAY")
 		r.end()
 	})
 }
