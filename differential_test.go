@@ -438,7 +438,10 @@ func (r *diffRun) drainTimes() (notice, final time.Duration, ok bool) {
 			return 0, 0, false
 		case g.last == 1<<31-1 && !seen:
 			notice, seen = g.at, true
-		case g.last < 1<<31-1:
+		default:
+			// Below 2^31-1, or any GOAWAY after the notice: a client that
+			// opened stream 2^31-1 gets a final GOAWAY naming it (input
+			// 25332a8c159f5a61).
 			if !seen {
 				notice = g.at
 			}
@@ -695,12 +698,8 @@ func diffFailures(conf diffConfig, prog diffCompiled, stock, ours *diffRun) []st
 		oe, oursErr := ours.firstError()
 		policyAbort := len(ours.reports) == 1 && ours.reports[0].Aborted &&
 			(ours.reports[0].Reason == lifecycle.ReasonTooManyPings || ours.reports[0].Reason == lifecycle.ReasonHeaderTimeout)
-		finalFirst := false
-		for _, g := range ours.goAways {
-			if g.code == http2.ErrCodeNo && g.last < 1<<31-1 && g.at <= se.at {
-				finalFirst = true
-			}
-		}
+		_, final, drained := ours.drainTimes()
+		finalFirst := drained && final <= se.at
 		// A client whose first frame after its preface answered our drain's
 		// PING, where SETTINGS must come (RFC 9113 §3.4), drew the server's
 		// connection error with a frame stock never sends: its code is the
